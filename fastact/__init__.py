@@ -1,0 +1,48 @@
+"""fastact: fast, accurate neural-network activation functions for NumPy.
+
+Elementwise functions are NumPy ufuncs (broadcasting, ``out=``, ``where=``, casting);
+the softmax family takes ``axis`` (int, tuple or None). Cython code can call the
+kernels directly: ``from fastact cimport kernels``.
+"""
+
+from fastact._ufuncs import (
+    relu,
+    relu_backward,
+    relu_derivative,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_derivative,
+    tanh,
+    tanh_backward,
+    tanh_derivative,
+)
+from fastact._leaky import leaky_relu, leaky_relu_backward, leaky_relu_derivative
+from fastact._softmax import (
+    log_softmax,
+    log_softmax_backward,
+    softmax,
+    softmax_backward,
+    softmax_jacobian,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "log_softmax",
+    "sigmoid_derivative",
+    "tanh_derivative",
+    "relu_derivative",
+    "leaky_relu_derivative",
+    "softmax_jacobian",
+    "sigmoid_backward",
+    "tanh_backward",
+    "relu_backward",
+    "leaky_relu_backward",
+    "softmax_backward",
+    "log_softmax_backward",
+]

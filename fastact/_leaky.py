@@ -1,0 +1,34 @@
+"""leaky_relu and its derivative and backward: the two- and three-input ufuncs of
+_ufuncs.pyx with `alpha` defaulting to 0.01. The ufunc itself is each wrapper's `ufunc`
+attribute (for reduce-free ufunc machinery such as `ufunc.at` or `__array_ufunc__`)."""
+
+from __future__ import annotations
+
+from fastact import _ufuncs
+
+__all__ = ["leaky_relu", "leaky_relu_derivative", "leaky_relu_backward"]
+
+
+def leaky_relu(x, alpha=0.01, out=None, **kwargs):
+    return _ufuncs.leaky_relu(x, alpha, out=out, **kwargs)
+
+
+def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
+    return _ufuncs.leaky_relu_derivative(x, alpha, out=out, **kwargs)
+
+
+def leaky_relu_backward(grad_output, output, alpha=0.01, out=None, **kwargs):
+    return _ufuncs.leaky_relu_backward(grad_output, output, alpha, out=out, **kwargs)
+
+
+for _f, _u in [
+    (leaky_relu, _ufuncs.leaky_relu),
+    (leaky_relu_derivative, _ufuncs.leaky_relu_derivative),
+    (leaky_relu_backward, _ufuncs.leaky_relu_backward),
+]:
+    # The ufunc's docstring starts with its generated signature; keep the prose after it.
+    _f.__doc__ = _u.__doc__.split("\n\n", 1)[1].replace(
+        "alpha : array_like\n", "alpha : array_like, optional\n"
+    ).replace("Slope for x <= 0.", "Slope for x <= 0 (default 0.01).")
+    _f.ufunc = _u
+del _f, _u

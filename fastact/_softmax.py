@@ -1,0 +1,177 @@
+"""The softmax family: validate, bring the normalised axes last, allocate, delegate.
+
+The slice kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis`
+(int, tuple of ints, None) onto a (rows, n) C-contiguous float64 array, runs the row
+driver from _rows.pyx without the GIL, and writes into `out` (directly when it already has
+that layout, else through one copy). Nothing is written to `out` before every check passed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from fastact import _rows
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "softmax_jacobian",
+    "softmax_backward",
+    "log_softmax_backward",
+]
+
+
+def _as_real(name, value, argname):
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: unsupported dtype {arr.dtype} for {argname}; "
+            "expected real numbers (bool, integer or floating)"
+        )
+    return arr
+
+
+def _axes(name, axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, not bool")
+    return tuple(sorted(normalize_axis_tuple(axis, ndim, "axis")))
+
+
+def _check_out(name, out, shape):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name}: out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name}: out has shape {out.shape}, expected {shape}")
+    if not np.can_cast(np.float64, out.dtype, casting="same_kind"):
+        raise TypeError(f"{name}: cannot write float64 results to out of dtype {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name}: out is read-only")
+
+
+def _rows_of(arr, perm, batch, n):
+    """`arr` with axes in `perm` order as a C-contiguous (batch, n) float64 array."""
+    return np.ascontiguousarray(arr.transpose(perm), dtype=np.float64).reshape(batch, n)
+
+
+def _run(name, driver, inputs, axis, out, jacobian=False):
+    arrays = [_as_real(name, v, arg) for arg, v in inputs]
+    if len(arrays) > 1:
+        arrays = list(np.broadcast_arrays(*arrays))
+    shape = arrays[0].shape
+    axes = _axes(name, axis, len(shape))
+    keep = [a for a in range(len(shape)) if a not in axes]
+    perm = keep + list(axes)
+    batch_shape = tuple(shape[a] for a in keep)
+    batch = math.prod(batch_shape)
+    n = math.prod(shape[a] for a in axes)
+    res_shape = batch_shape + (n, n) if jacobian else shape
+    if out is not None:
+        _check_out(name, out, res_shape)
+
+    rows = [_rows_of(a, perm, batch, n) for a in arrays]
+    identity = perm == sorted(perm)
+    direct = (
+        out is not None
+        and out.dtype == np.float64
+        and out.flags.c_contiguous
+        and (identity or jacobian)
+    )
+    if direct:
+        # Writing straight into out: an input that overlaps it other than exactly
+        # (same buffer, same layout) is copied first.
+        rows = [
+            r.copy() if np.may_share_memory(r, out) and r.ctypes.data != out.ctypes.data else r
+            for r in rows
+        ]
+        target = out
+    else:
+        target = np.empty(batch_shape + (n, n) if jacobian else tuple(shape[a] for a in perm))
+    flat = target.reshape((batch, n, n) if jacobian else (batch, n))
+    driver(*rows, flat)
+
+    if jacobian or identity:
+        result = target
+    else:
+        result = target.transpose(np.argsort(perm))
+    if out is None:
+        return result[()] if result.ndim == 0 else result
+    if result is not out:
+        np.copyto(out, result, casting="same_kind")
+    return out
+
+
+def softmax(x, axis=-1, *, out=None):
+    """Softmax over `axis`: ``s_i = exp(x_i - m) / sum_j exp(x_j - m)``, m the slice max.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input (bool, integer and float inputs are computed in float64).
+    axis : int, tuple of ints or None, optional
+        Axis or axes normalised together; None means all. Default -1.
+    out : ndarray, optional
+        Array of the input's shape to write the result to; may be `x` itself.
+
+    Returns
+    -------
+    ndarray
+        float64 values in [0, 1] summing to 1 over each slice.
+
+    Notes
+    -----
+    Shifting by the max makes any finite input safe (``softmax([1000, 1001, 1002])`` is
+    finite). A slice holding +inf gives each +inf entry ``1/k`` (k of them) and the rest
+    0; a slice with a NaN, or all -inf, gives NaN; an empty slice gives an empty result.
+    Each element is within 4 ulp of the exact value, long slices included: the shift's
+    rounding error is carried into exp and the sum is compensated.
+    """
+    return _run("softmax", _rows.softmax, [("x", x)], axis, out)
+
+
+def log_softmax(x, axis=-1, *, out=None):
+    """Log-softmax over `axis`: ``x_i - m - log(sum_j exp(x_j - m))``, m the slice max.
+
+    Computed directly, not as ``log(softmax(x))``: the max entry uses ``log1p`` of the
+    sum of the other terms, so ``log_softmax([1000, 1]) == [0, -999]`` and every element is
+    within 4 ulp of the exact value. Special slices follow :func:`softmax`: +inf entries get
+    ``-log(k)`` and the others -inf; NaN or all -inf give NaN.
+
+    Parameters and return value are those of :func:`softmax`.
+    """
+    return _run("log_softmax", _rows.log_softmax, [("x", x)], axis, out)
+
+
+def softmax_jacobian(x, axis=-1, *, out=None):
+    """Jacobian of :func:`softmax`: ``J[..., i, j] = s_i (delta_ij - s_j)``.
+
+    Returns an array of shape ``batch_shape + (n, n)``, where `batch_shape` is the
+    shape of `x` without the `axis` axes and n is the number of elements in one slice
+    (their product, in C order, when `axis` is a tuple or None). ``1 - s_i`` on the
+    diagonal of the dominant entry is computed from the other terms, without cancellation.
+    """
+    return _run("softmax_jacobian", _rows.softmax_jacobian, [("x", x)], axis, out,
+                jacobian=True)
+
+
+def softmax_backward(grad_output, output, axis=-1, *, out=None):
+    """Vector-Jacobian product of :func:`softmax` from its saved output s.
+
+    ``out_i = s_i (g_i - sum_j g_j s_j)``, i.e. ``J^T g``; the dot product is
+    compensated. `grad_output` and `output` broadcast together.
+    """
+    return _run("softmax_backward", _rows.softmax_backward,
+                [("grad_output", grad_output), ("output", output)], axis, out)
+
+
+def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
+    """Vector-Jacobian product of :func:`log_softmax` from its saved output o.
+
+    ``out_i = g_i - exp(o_i) sum_j g_j``; the sum is compensated.
+    """
+    return _run("log_softmax_backward", _rows.log_softmax_backward,
+                [("grad_output", grad_output), ("output", output)], axis, out)

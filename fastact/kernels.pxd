@@ -1,0 +1,42 @@
+# The Cython API of fastact: `from fastact cimport kernels`.
+#
+# Every kernel loops over contiguous float64 buffers, runs without the GIL and never
+# raises. `x`, `grad_output` and `output` are read (# IN), `out` is written (# OUT); `out`
+# may be the same buffer as an input (in place), but must not partially overlap one.
+# The elementwise kernels take n elements; the softmax-family kernels take one slice of
+# n elements (call them once per row).
+
+# Forward.
+cdef void sigmoid(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void tanh(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void relu(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void leaky_relu(const double* x, double* out, Py_ssize_t n, double alpha) noexcept nogil
+
+# Derivative at the input, f'(x).
+cdef void sigmoid_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void tanh_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void relu_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void leaky_relu_derivative(const double* x, double* out, Py_ssize_t n,
+                                double alpha) noexcept nogil
+
+# Backward: out = grad_output * f'(x), computed from the saved forward output f(x).
+cdef void sigmoid_backward(const double* grad_output, const double* output, double* out,
+                           Py_ssize_t n) noexcept nogil
+cdef void tanh_backward(const double* grad_output, const double* output, double* out,
+                        Py_ssize_t n) noexcept nogil
+cdef void relu_backward(const double* grad_output, const double* output, double* out,
+                        Py_ssize_t n) noexcept nogil
+cdef void leaky_relu_backward(const double* grad_output, const double* output, double* out,
+                              Py_ssize_t n, double alpha) noexcept nogil
+
+# Softmax family, on one slice of n elements.
+cdef void softmax(const double* x, double* out, Py_ssize_t n) noexcept nogil
+cdef void log_softmax(const double* x, double* out, Py_ssize_t n) noexcept nogil
+# out is n*n, row-major: out[i*n + j] = s_i (delta_ij - s_j).
+cdef void softmax_jacobian(const double* x, double* out, Py_ssize_t n) noexcept nogil
+# out_i = s_i (g_i - sum_j g_j s_j), from the saved softmax output s.
+cdef void softmax_backward(const double* grad_output, const double* output, double* out,
+                           Py_ssize_t n) noexcept nogil
+# out_i = g_i - exp(o_i) sum_j g_j, from the saved log_softmax output o.
+cdef void log_softmax_backward(const double* grad_output, const double* output, double* out,
+                               Py_ssize_t n) noexcept nogil

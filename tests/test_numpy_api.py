@@ -1,0 +1,181 @@
+"""NumPy habits of the elementwise functions: they are ufuncs, so broadcasting, out=,
+where=, casting, scalars, layouts, errors and pickling behave as for np.tanh."""
+
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import fastact as fa
+
+UNARY = [
+    fa.sigmoid, fa.tanh, fa.relu,
+    fa.sigmoid_derivative, fa.tanh_derivative, fa.relu_derivative,
+]
+BINARY = [fa.sigmoid_backward, fa.tanh_backward, fa.relu_backward]
+LEAKY = [fa.leaky_relu, fa.leaky_relu_derivative]
+ALL_PUBLIC = [getattr(fa, name) for name in fa.__all__]
+RNG = np.random.default_rng(7)
+
+
+def test_elementwise_are_ufuncs():
+    for f in UNARY + BINARY:
+        assert isinstance(f, np.ufunc)
+        assert f.nout == 1 and f.types == [f.nin * "d" + "->d"]
+    for f in LEAKY + [fa.leaky_relu_backward]:
+        assert isinstance(f.ufunc, np.ufunc)
+
+
+@pytest.mark.parametrize("f", UNARY + LEAKY)
+def test_scalars_give_numpy_scalars(f):
+    for v in (0.5, 2, True, np.float32(0.5), np.int8(-3)):
+        r = f(v)
+        assert type(r) is np.float64
+        assert r == f(np.array([v], dtype=np.float64))[0]
+
+
+@pytest.mark.parametrize("f", UNARY + LEAKY)
+def test_shapes_and_layouts(f):
+    x = RNG.normal(scale=3, size=(4, 5, 6))
+    want = f(x.copy())
+    assert f(x).shape == (4, 5, 6)
+    assert f(np.empty((0, 3))).shape == (0, 3)
+    assert f(np.array(1.5)).shape == ()
+    assert_array_equal(f(x.T), want.T)
+    assert_array_equal(f(x[:, ::-1, ::2]), want[:, ::-1, ::2])
+    assert_array_equal(f(np.asfortranarray(x)), want)
+    # big-endian, unaligned and read-only inputs
+    assert_array_equal(f(x.astype(">f8")), want)
+    buf = np.zeros(x.size * 8 + 1, dtype=np.uint8)
+    unaligned = buf[1:].view(np.float64).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    assert_array_equal(f(unaligned), want)
+    ro = x.copy()
+    ro.flags.writeable = False
+    assert_array_equal(f(ro), want)
+    # a long strided input exercises the blocked gather path
+    long = RNG.normal(size=3001)
+    assert_array_equal(f(long[::3]), f(long[::3].copy()))
+
+
+@pytest.mark.parametrize("f", UNARY + LEAKY)
+def test_casting(f):
+    for dtype in (np.int64, np.int8, np.uint16, np.bool_, np.float32, np.float16):
+        x = np.arange(-3, 4).astype(dtype)
+        r = f(x)
+        assert r.dtype == np.float64
+        assert_array_equal(r, f(x.astype(np.float64)))
+    out32 = np.empty(7, dtype=np.float32)
+    f(np.linspace(-3, 3, 7), out=out32)
+    assert_array_equal(out32, f(np.linspace(-3, 3, 7)).astype(np.float32))
+
+
+@pytest.mark.parametrize("f", UNARY + LEAKY)
+def test_out_where_and_in_place(f):
+    x = RNG.normal(size=50)
+    want = f(x)
+    out = np.empty_like(x)
+    assert f(x, out=out) is out
+    assert_array_equal(out, want)
+    y = x.copy()
+    f(y, out=y)
+    assert_array_equal(y, want)
+    mask = x > 0
+    out = np.full_like(x, -7.0)
+    f(x, out=out, where=mask)
+    assert_array_equal(out, np.where(mask, want, -7.0))
+
+
+@pytest.mark.parametrize("f", BINARY + [fa.leaky_relu_backward])
+def test_backward_broadcasting_and_in_place(f):
+    g = RNG.normal(size=(3, 1))
+    y = RNG.uniform(-0.9, 0.9, size=(1, 4))
+    r = f(g, y)
+    assert r.shape == (3, 4)
+    assert_array_equal(r, f(np.broadcast_to(g, (3, 4)).copy(), np.broadcast_to(y, (3, 4)).copy()))
+    g2 = np.broadcast_to(g, (3, 4)).copy()
+    f(g2, y, out=g2)                 # in place into the gradient, as a training loop does
+    assert_array_equal(g2, r)
+
+
+@pytest.mark.parametrize("f", UNARY + BINARY + LEAKY)
+@pytest.mark.parametrize("bad", [np.array([1j]), np.array(["a"]), np.array([None]), None,
+                                 "text", np.array([1], dtype="M8[s]")])
+def test_bad_dtype_is_type_error_naming_function_and_dtype(f, bad):
+    args = (bad,) * (f.nin if isinstance(f, np.ufunc) else 1)
+    name = f.__name__
+    with pytest.raises(TypeError, match=rf"{name}: unsupported dtype \S+ for input 1"):
+        f(*args)
+
+
+@pytest.mark.parametrize("f", UNARY)
+def test_bad_out(f):
+    x = np.linspace(-1, 1, 5)
+    out = np.full(4, 3.0)
+    with pytest.raises(ValueError):
+        f(x, out=out)
+    out_int = np.full(5, 3)
+    with pytest.raises(TypeError):
+        f(x, out=out_int)
+    assert_array_equal(out_int, 3)
+    ro = np.full(5, 3.0)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        f(x, out=ro)
+    assert_array_equal(ro, 3.0)
+    with pytest.raises(TypeError):
+        f(np.array([1j, 2j]), out=np.full(2, 3.0))
+
+
+def test_dtype_argument():
+    assert fa.sigmoid(np.arange(3), dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="float64"):
+        fa.sigmoid(np.ones(3), dtype=np.float32)
+
+
+def test_array_ufunc_dispatch():
+    class Tagged(np.ndarray):
+        pass
+
+    class Intercept:
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            return ("intercepted", ufunc.__name__, method)
+
+    assert isinstance(fa.tanh(np.ones(3).view(Tagged)), Tagged)
+    assert fa.sigmoid(Intercept()) == ("intercepted", "sigmoid", "__call__")
+    assert fa.leaky_relu(Intercept()) == ("intercepted", "leaky_relu", "__call__")
+
+
+@pytest.mark.parametrize("f", ALL_PUBLIC)
+def test_pickle_by_reference(f):
+    assert pickle.loads(pickle.dumps(f)) is f
+
+
+def test_raw_leaky_ufuncs_pickle():
+    for f in LEAKY + [fa.leaky_relu_backward]:
+        assert pickle.loads(pickle.dumps(f.ufunc)) is f.ufunc
+
+
+def test_threads_give_serial_results():
+    x = RNG.normal(size=(64, 1000))
+    funcs = UNARY + [fa.leaky_relu, fa.softmax, fa.log_softmax]
+    want = [f(x) for f in funcs]
+    results = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(k):
+        barrier.wait()
+        results[k] = [[f(x) for f in funcs] for _ in range(5)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for per_thread in results:
+        for run in per_thread:
+            for got, w in zip(run, want):
+                assert_array_equal(got, w)

@@ -1,0 +1,219 @@
+"""The softmax family: every axis form, special slices, Jacobian and backward products,
+out= and errors."""
+
+import numpy as np
+import pytest
+from numpy.exceptions import AxisError
+from numpy.testing import assert_allclose, assert_array_equal
+
+import fastact as fa
+from _reference import np_log_softmax, np_softmax, np_softmax_jacobian
+
+RNG = np.random.default_rng(3)
+X3 = RNG.normal(scale=4, size=(3, 4, 5))
+AXES = [0, 1, 2, -1, -3, (0, 2), (2, 0), (0, 1, 2), None]
+
+
+def _norm_axes(axis, ndim):
+    return tuple(range(ndim)) if axis is None else axis
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_softmax_every_axis_form(axis):
+    got = fa.softmax(X3, axis=axis)
+    assert got.shape == X3.shape
+    assert_allclose(got, np_softmax(X3, axis=_norm_axes(axis, 3)), rtol=1e-14)
+    assert_allclose(got.sum(axis=axis), 1.0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_log_softmax_every_axis_form(axis):
+    got = fa.log_softmax(X3, axis=axis)
+    assert_allclose(got, np_log_softmax(X3, axis=_norm_axes(axis, 3)), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_jacobian_every_axis_form(axis):
+    ax = _norm_axes(axis, 3)
+    ax = tuple(sorted(np.atleast_1d(ax) % 3))
+    keep = [a for a in range(3) if a not in ax]
+    n = int(np.prod([X3.shape[a] for a in ax]))
+    moved = np.transpose(X3, keep + list(ax)).reshape([X3.shape[a] for a in keep] + [n])
+    got = fa.softmax_jacobian(X3, axis=axis)
+    assert got.shape == moved.shape[:-1] + (n, n)
+    assert_allclose(got, np_softmax_jacobian(moved), rtol=1e-13, atol=1e-17)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_backward_is_jacobian_transpose_times_grad(axis):
+    g = RNG.normal(size=X3.shape)
+    s = fa.softmax(X3, axis=axis)
+    got = fa.softmax_backward(g, s, axis=axis)
+    ax = tuple(sorted(np.atleast_1d(_norm_axes(axis, 3)) % 3))
+    keep = [a for a in range(3) if a not in ax]
+    perm = keep + list(ax)
+    n = int(np.prod([X3.shape[a] for a in ax]))
+    moved = lambda a: np.transpose(a, perm).reshape(-1, n)  # noqa: E731
+    jac = fa.softmax_jacobian(X3, axis=axis).reshape(-1, n, n)
+    want = np.einsum("bij,bi->bj", jac, moved(g))
+    assert_allclose(moved(got), want, rtol=1e-12, atol=1e-15)
+
+    lgot = fa.log_softmax_backward(g, fa.log_softmax(X3, axis=axis), axis=axis)
+    # d log_softmax_i / d x_j = delta_ij - s_j, so J^T g = g - s * sum(g)
+    lwant = moved(g) - moved(s) * moved(g).sum(axis=1, keepdims=True)
+    assert_allclose(moved(lgot), lwant, rtol=1e-12, atol=1e-15)
+
+
+def test_backward_matches_finite_differences():
+    x = RNG.normal(size=7)
+    g = RNG.normal(size=7)
+    h = 1e-6
+    for fwd, bwd in [(fa.softmax, fa.softmax_backward), (fa.log_softmax, fa.log_softmax_backward)]:
+        numeric = np.array([(g @ fwd(x + h * e) - g @ fwd(x - h * e)) / (2 * h)
+                            for e in np.eye(7)])
+        assert_allclose(bwd(g, fwd(x)), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_jacobian_matches_finite_differences():
+    x = RNG.normal(size=6)
+    h = 1e-6
+    numeric = np.array([(fa.softmax(x + h * e) - fa.softmax(x - h * e)) / (2 * h)
+                        for e in np.eye(6)]).T
+    assert_allclose(fa.softmax_jacobian(x), numeric, rtol=1e-6, atol=1e-10)
+
+
+def test_special_slices():
+    assert np.all(np.isfinite(fa.softmax([1000.0, 1001.0, 1002.0])))
+    assert_allclose(fa.softmax([1000.0, 1001.0, 1002.0]), np_softmax([0.0, 1.0, 2.0]), rtol=1e-15)
+    assert_array_equal(fa.log_softmax([1000.0, 1.0]), [0.0, -999.0])
+    assert_array_equal(fa.softmax([np.inf, 1.0, np.inf, -np.inf]), [0.5, 0, 0.5, 0])
+    assert_array_equal(fa.log_softmax([np.inf, 1.0, np.inf]), [-np.log(2), -np.inf, -np.log(2)])
+    assert_array_equal(fa.softmax([np.inf]), [1.0])
+    assert np.all(np.isnan(fa.softmax([-np.inf, -np.inf])))
+    assert np.all(np.isnan(fa.log_softmax([-np.inf, -np.inf])))
+    assert np.all(np.isnan(fa.softmax([1.0, np.nan, 2.0])))
+    assert np.all(np.isnan(fa.log_softmax([np.nan, np.inf])))
+    assert_array_equal(fa.softmax([-np.inf, 0.0]), [0.0, 1.0])
+    assert_array_equal(fa.log_softmax([-np.inf, 0.0]), [-np.inf, 0.0])
+    assert_array_equal(fa.softmax([-1e308, 1e308]), [0.0, 1.0])
+    assert_array_equal(fa.log_softmax([-1e308, 1e308]), [-np.inf, 0.0])
+    assert_array_equal(fa.softmax([5e-324, 0.0]), [0.5, 0.5])
+    # rows are independent
+    x = np.array([[0.0, np.nan], [1.0, 1.0], [np.inf, 0.0]])
+    got = fa.softmax(x)
+    assert np.all(np.isnan(got[0]))
+    assert_array_equal(got[1:], [[0.5, 0.5], [1.0, 0.0]])
+
+
+def test_empty_and_zero_d():
+    assert fa.softmax(np.empty(0)).shape == (0,)
+    assert fa.log_softmax(np.empty((3, 0))).shape == (3, 0)
+    assert fa.softmax(np.empty((0, 4))).shape == (0, 4)
+    assert fa.softmax_jacobian(np.empty((2, 0))).shape == (2, 0, 0)
+    assert fa.softmax_backward(np.empty((0, 3)), np.empty((0, 3))).shape == (0, 3)
+    r = fa.softmax(3.0, axis=None)
+    assert type(r) is np.float64 and r == 1.0
+    assert fa.log_softmax(3.0, axis=None) == 0.0
+    with pytest.raises(AxisError):
+        fa.softmax(3.0)
+
+
+def test_casting_and_rejection():
+    assert_array_equal(fa.softmax(np.arange(4)), fa.softmax(np.arange(4.0)))
+    assert fa.softmax(np.arange(4, dtype=np.float32)).dtype == np.float64
+    assert_array_equal(fa.softmax([True, False]), fa.softmax([1.0, 0.0]))
+    for bad in (np.array([1j]), ["a", "b"], None, np.array([1], dtype=object)):
+        with pytest.raises(TypeError, match=r"softmax: unsupported dtype"):
+            fa.softmax(bad)
+    with pytest.raises(TypeError, match=r"softmax_backward: unsupported dtype complex128 for output"):
+        fa.softmax_backward(np.ones(3), np.ones(3, dtype=complex))
+
+
+def test_layouts_give_same_values():
+    x = RNG.normal(size=(6, 9))
+    want = fa.softmax(x)
+    be = x.astype(">f8")
+    ro = x.copy()
+    ro.flags.writeable = False
+    buf = np.zeros(x.size * 8 + 1, dtype=np.uint8)
+    un = buf[1:].view(np.float64).reshape(x.shape)
+    un[...] = x
+    for variant in (be, ro, un, np.asfortranarray(x)):
+        assert_array_equal(fa.softmax(variant), want)
+    assert_array_equal(fa.softmax(x[:, ::-1]), want[:, ::-1])
+    assert_array_equal(fa.softmax(x.T, axis=0), want.T)
+
+
+@pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
+@pytest.mark.parametrize("axis", [-1, 0, (0, 1), None])
+def test_out_and_in_place(func, axis):
+    x = RNG.normal(size=(5, 6))
+    want = func(x, axis=axis)
+    out = np.empty_like(x)
+    assert func(x, axis=axis, out=out) is out
+    assert_array_equal(out, want)
+    y = x.copy()
+    assert func(y, axis=axis, out=y) is y
+    assert_array_equal(y, want)
+    fout = np.empty_like(x, order="F")
+    func(x, axis=axis, out=fout)
+    assert_array_equal(fout, want)
+    out32 = np.empty_like(x, dtype=np.float32)
+    func(x, axis=axis, out=out32)
+    assert_array_equal(out32, want.astype(np.float32))
+
+
+def test_out_partially_overlapping_input():
+    base = RNG.normal(size=12)
+    x, out = base[:8], base[4:]
+    want = fa.softmax(x.copy())
+    fa.softmax(x, out=out)
+    assert_array_equal(base[4:], want)
+
+
+def test_backward_in_place_and_broadcast():
+    g = RNG.normal(size=(4, 5))
+    s = fa.softmax(RNG.normal(size=(4, 5)))
+    want = fa.softmax_backward(g, s)
+    g2 = g.copy()
+    fa.softmax_backward(g2, s, out=g2)
+    assert_array_equal(g2, want)
+    # a gradient of ones is orthogonal to the simplex: the product is 0
+    assert_allclose(fa.softmax_backward(1.0, s), 0.0, atol=1e-16)
+
+
+def test_jacobian_out():
+    x = RNG.normal(size=(2, 3))
+    out = np.empty((2, 3, 3))
+    assert fa.softmax_jacobian(x, out=out) is out
+    assert_array_equal(out, fa.softmax_jacobian(x))
+    with pytest.raises(ValueError, match=r"expected \(2, 3, 3\)"):
+        fa.softmax_jacobian(x, out=np.empty((2, 3)))
+
+
+@pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax, fa.softmax_jacobian])
+def test_errors_leave_out_untouched(func):
+    x = RNG.normal(size=(3, 4))
+    shape = (3, 4, 4) if func is fa.softmax_jacobian else (3, 4)
+    out = np.full(shape, 7.0)
+    with pytest.raises(AxisError):
+        func(x, axis=2, out=out)
+    with pytest.raises(AxisError):
+        func(x, axis=(0, -3), out=out)
+    with pytest.raises(ValueError):
+        func(x, axis=(1, 1), out=out)
+    with pytest.raises(TypeError):
+        func(x, axis=1.5, out=out)
+    with pytest.raises(TypeError, match="unsupported dtype complex128"):
+        func(np.array([[1j]]), out=out)
+    assert_array_equal(out, 7.0)
+    with pytest.raises(ValueError, match="shape"):
+        func(x, out=np.empty((4, 3)))
+    with pytest.raises(TypeError, match="int64"):
+        func(x, out=np.empty(shape, dtype=np.int64))
+    with pytest.raises(TypeError, match="ndarray"):
+        func(x, out=[0.0] * 12)
+    ro = np.full(shape, 7.0)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        func(x, out=ro)
