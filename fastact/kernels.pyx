@@ -288,9 +288,10 @@ cdef inline double _one_minus(SliceKind kind, Py_ssize_t i, Py_ssize_t arg, doub
     return 1.0 - si
 
 
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
+                        double* low) noexcept nogil:
     # Compensated dot product (Ogita-Rump-Oishi Dot2): exact products via fma,
-    # compensated sum.
+    # compensated sum; returned as a double-double hi + low[0].
     cdef Py_ssize_t i
     cdef double p, t, s = 0.0, c = 0.0
     for i in range(n):
@@ -299,7 +300,9 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
         t = s + p
         c += two_sum_err(s, p, t)
         s = t
-    return s + c
+    t = s + c
+    low[0] = two_sum_err(s, c, t)
+    return t
 
 
 cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
@@ -316,10 +319,13 @@ cdef void softmax_backward(const double* grad_output,  # IN
                            const double* output,       # IN
                            double* out,                # OUT
                            Py_ssize_t n) noexcept nogil:
+    # g_i - dot cancels when g_i is close to the dot product: subtracting its high part
+    # first (exact there, by Sterbenz) and then its low part keeps the difference accurate.
     cdef Py_ssize_t i
-    cdef double dot = _dot(grad_output, output, n)
+    cdef double low
+    cdef double dot = _dot(grad_output, output, n, &low)
     for i in range(n):
-        out[i] = output[i] * (grad_output[i] - dot)
+        out[i] = output[i] * ((grad_output[i] - dot) - low)
 
 
 cdef void log_softmax_backward(const double* grad_output,  # IN
