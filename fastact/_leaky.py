@@ -4,20 +4,28 @@ attribute (for reduce-free ufunc machinery such as `ufunc.at` or `__array_ufunc_
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
 from fastact import _ufuncs
 
 __all__ = ["leaky_relu", "leaky_relu_derivative", "leaky_relu_backward"]
 
 
-def leaky_relu(x, alpha=0.01, out=None, **kwargs):
+def leaky_relu(x: ArrayLike, alpha: ArrayLike = 0.01, out: np.ndarray | None = None,
+               **kwargs: Any) -> Any:
     return _ufuncs.leaky_relu(x, alpha, out=out, **kwargs)
 
 
-def leaky_relu_derivative(x, alpha=0.01, out=None, **kwargs):
+def leaky_relu_derivative(x: ArrayLike, alpha: ArrayLike = 0.01,
+                          out: np.ndarray | None = None, **kwargs: Any) -> Any:
     return _ufuncs.leaky_relu_derivative(x, alpha, out=out, **kwargs)
 
 
-def leaky_relu_backward(grad_output, output, alpha=0.01, out=None, **kwargs):
+def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike, alpha: ArrayLike = 0.01,
+                        out: np.ndarray | None = None, **kwargs: Any) -> Any:
     return _ufuncs.leaky_relu_backward(grad_output, output, alpha, out=out, **kwargs)
 
 

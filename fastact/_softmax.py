@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import math
 
+from typing import Any, Union
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
+from numpy.typing import ArrayLike, NDArray
+
+Axis = Union[int, tuple[int, ...], None]
 
 from fastact import _rows
 
@@ -105,7 +110,7 @@ def _run(name, driver, inputs, axis, out, jacobian=False):
     return out
 
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -> Any:
     """Softmax over `axis`: ``s_i = exp(x_i - m) / sum_j exp(x_j - m)``, m the slice max.
 
     Parameters
@@ -133,7 +138,7 @@ def softmax(x, axis=-1, *, out=None):
     return _run("softmax", _rows.softmax, [("x", x)], axis, out)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -> Any:
     """Log-softmax over `axis`: ``x_i - m - log(sum_j exp(x_j - m))``, m the slice max.
 
     Computed directly, not as ``log(softmax(x))``: the max entry uses ``log1p`` of the
@@ -146,7 +151,8 @@ def log_softmax(x, axis=-1, *, out=None):
     return _run("log_softmax", _rows.log_softmax, [("x", x)], axis, out)
 
 
-def softmax_jacobian(x, axis=-1, *, out=None):
+def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *,
+                     out: NDArray[Any] | None = None) -> Any:
     """Jacobian of :func:`softmax`: ``J[..., i, j] = s_i (delta_ij - s_j)``.
 
     Returns an array of shape ``batch_shape + (n, n)``, where `batch_shape` is the
@@ -158,7 +164,8 @@ def softmax_jacobian(x, axis=-1, *, out=None):
                 jacobian=True)
 
 
-def softmax_backward(grad_output, output, axis=-1, *, out=None):
+def softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis = -1, *,
+                     out: NDArray[Any] | None = None) -> Any:
     """Vector-Jacobian product of :func:`softmax` from its saved output s.
 
     ``out_i = s_i (g_i - sum_j g_j s_j)``, i.e. ``J^T g``; the dot product is
@@ -168,7 +175,8 @@ def softmax_backward(grad_output, output, axis=-1, *, out=None):
                 [("grad_output", grad_output), ("output", output)], axis, out)
 
 
-def log_softmax_backward(grad_output, output, axis=-1, *, out=None):
+def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis = -1, *,
+                         out: NDArray[Any] | None = None) -> Any:
     """Vector-Jacobian product of :func:`log_softmax` from its saved output o.
 
     ``out_i = g_i - exp(o_i) sum_j g_j``; the sum is compensated.
