@@ -41,7 +41,8 @@ cdef inline double d_sigmoid(double x) noexcept nogil:
     # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy.
     cdef double t = exp(-fabs(x))
     cdef double u = 1.0 + t
-    return t / (u * u)
+    cdef double r = t / (u * u)
+    return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
 cdef inline double d_tanh(double x) noexcept nogil:
@@ -55,7 +56,8 @@ cdef inline double d_tanh(double x) noexcept nogil:
         return t * t
     t = exp(-2.0 * a)
     u = 1.0 + t
-    return (4.0 * t) / (u * u)
+    t = (4.0 * t) / (u * u)
+    return 1.0 if isgreater(t, 1.0) else t      # rounding may cross the maximum 1
 
 
 cdef inline double d_relu(double x) noexcept nogil:
