@@ -10,7 +10,7 @@ from setuptools import Extension, setup
 if sys.platform == "win32":
     extra_compile_args = ["/O2"]
 else:
-    extra_compile_args = ["-O3"]
+    extra_compile_args = ["-O3", "-fno-trapping-math"]
 
 directives = {
     "language_level": 3,

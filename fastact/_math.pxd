@@ -1,30 +1,183 @@
 # Scalar math of every elementwise activation: one `cdef inline ... noexcept nogil`
 # function per formula, shared by the array kernels (kernels.pyx) and the strided ufunc
-# loops (_ufuncs.pyx). Swapping the math (SIMD exp, other polynomials) happens here only.
+# loops (_ufuncs.pyx). Swapping the math happens here only.
+#
+# Everything is branchless and calls no libm function, so that GCC vectorizes the loops
+# over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
+# polynomial and a 2^k scale built from integer bits; selects replace branches.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
-# b_<name>(g, y) the backward product from the saved forward output y. No helper raises a
-# floating-point exception flag other than underflow/inexact, so NumPy never warns.
+# b_<name>(g, y) the backward product from the saved forward output y.
 
-from libc.math cimport exp, tanh, fabs, signbit, fma
+from libc.math cimport fabs, copysign
 
 cdef extern from "<math.h>" nogil:
-    # Quiet comparisons: false for NaN without raising FE_INVALID, which the plain
-    # relational operators do on x86 (and NumPy turns into a RuntimeWarning).
+    # Quiet comparisons: false for NaN without raising FE_INVALID where the compiler keeps
+    # them scalar (vectorized compares may still raise it; _ufuncs.pyx clears the flag).
     bint isgreater(double x, double y)
     bint islessequal(double x, double y)
+
+
+ctypedef union _Bits:
+    double d
+    unsigned long long u
+
+
+# Constants as C `static const`: a .pxd cannot hold initialised variables.
+cdef extern from *:
+    """
+    /* 1.5 * 2^52: adding it rounds a double of magnitude < 2^51 to an integer, which
+       then sits in the low mantissa bits (no float-to-int conversion, which AVX2 cannot
+       vectorize for 64-bit integers). _BIAS adds the exponent bias 1023 on top. */
+    static const double fastact_SHIFT = 6755399441055744.0;
+    static const double fastact_SHIFT_BIAS = 6755399441056767.0;
+    static const double fastact_INV_LN2 = 1.4426950408889634;
+    /* ln 2 = HI + LO, HI with 12 trailing zero bits so that k * HI is exact */
+    static const double fastact_LN2_HI = 0.693147180559663;
+    static const double fastact_LN2_LO = 2.8235290563031577e-13;
+    /* exp underflows to 0 below -745.14 */
+    static const double fastact_EXP_MIN = -746.0;
+    /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
+    static const double fastact_G0 = 0.5000000000000001;
+    static const double fastact_G1 = 0.16666666666666669;
+    static const double fastact_G2 = 0.041666666666624164;
+    static const double fastact_G3 = 0.008333333333330065;
+    static const double fastact_G4 = 0.0013888888917196719;
+    static const double fastact_G5 = 0.00019841269863040545;
+    static const double fastact_G6 = 2.4801521322368692e-05;
+    static const double fastact_G7 = 2.7557268480310024e-06;
+    static const double fastact_G8 = 2.7620075879983367e-07;
+    static const double fastact_G9 = 2.5100375832561234e-08;
+    /* tanh(x) = x + x^3 P(x^2) on |x| <= 0.625 (tools/fit_polynomials.py) */
+    static const double fastact_TANH_SMALL = 0.625;
+    static const double fastact_P0 = -0.3333333333333333;
+    static const double fastact_P1 = 0.13333333333333042;
+    static const double fastact_P2 = -0.05396825396789699;
+    static const double fastact_P3 = 0.021869488519008305;
+    static const double fastact_P4 = -0.008863235103240878;
+    static const double fastact_P5 = 0.0035921217511549622;
+    static const double fastact_P6 = -0.0014557754120478055;
+    static const double fastact_P7 = 0.0005896606577757043;
+    static const double fastact_P8 = -0.0002375906496055562;
+    static const double fastact_P9 = 9.257116129556769e-05;
+    static const double fastact_P10 = -3.12011014257974e-05;
+    static const double fastact_P11 = 6.485163482793113e-06;
+    """
+    const double _SHIFT "fastact_SHIFT"
+    const double _SHIFT_BIAS "fastact_SHIFT_BIAS"
+    const double _INV_LN2 "fastact_INV_LN2"
+    const double _LN2_HI "fastact_LN2_HI"
+    const double _LN2_LO "fastact_LN2_LO"
+    const double _EXP_MIN "fastact_EXP_MIN"
+    const double _G0 "fastact_G0"
+    const double _G1 "fastact_G1"
+    const double _G2 "fastact_G2"
+    const double _G3 "fastact_G3"
+    const double _G4 "fastact_G4"
+    const double _G5 "fastact_G5"
+    const double _G6 "fastact_G6"
+    const double _G7 "fastact_G7"
+    const double _G8 "fastact_G8"
+    const double _G9 "fastact_G9"
+    const double _TANH_SMALL "fastact_TANH_SMALL"
+    const double _P0 "fastact_P0"
+    const double _P1 "fastact_P1"
+    const double _P2 "fastact_P2"
+    const double _P3 "fastact_P3"
+    const double _P4 "fastact_P4"
+    const double _P5 "fastact_P5"
+    const double _P6 "fastact_P6"
+    const double _P7 "fastact_P7"
+    const double _P8 "fastact_P8"
+    const double _P9 "fastact_P9"
+    const double _P10 "fastact_P10"
+    const double _P11 "fastact_P11"
+
+
+# ---------------------------------------------------------------- exp
+
+
+cdef inline double _pow2(double k) noexcept nogil:
+    # 2^k for an integral k in [-1022, 1023]: k + 1023 lands in the low mantissa bits of
+    # k + _SHIFT_BIAS; shifting left by 52 moves it into the exponent field.
+    cdef _Bits b
+    b.d = k + _SHIFT_BIAS
+    b.u = b.u << 52
+    return b.d
+
+
+cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
+    # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r (in [0.70, 1.42]) and sets kd = k.
+    cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
+    cdef double r = (x - k * _LN2_HI) - k * _LN2_LO
+    cdef double r2 = r * r
+    cdef double g = _G9
+    g = g * r + _G8
+    g = g * r + _G7
+    g = g * r + _G6
+    g = g * r + _G5
+    g = g * r + _G4
+    g = g * r + _G3
+    g = g * r + _G2
+    g = g * r + _G1
+    g = g * r + _G0
+    kd[0] = k
+    return 1.0 + (r + r2 * g)
+
+
+cdef inline double _scale(double p, double k) noexcept nogil:
+    # p * 2^k in two steps (each factor a normal power of two), so a subnormal result is
+    # rounded once, at the last multiplication.
+    cdef double k1 = (k * 0.5 + _SHIFT) - _SHIFT
+    return (p * _pow2(k1)) * _pow2(k - k1)
+
+
+cdef inline double vexp(double x) noexcept nogil:
+    # e^x, within ~0.6 ulp, subnormal results included; 0 below -745.14, inf above
+    # 709.78 (the clamps keep k in range; NaN passes through them).
+    cdef double k, p
+    x = _EXP_MIN if x < _EXP_MIN else x
+    x = 710.0 if x > 710.0 else x
+    p = _exp_reduce(x, &k)
+    return _scale(p, k)
+
+
+# ---------------------------------------------------------------- tanh near 0
+
+
+cdef inline double _tanh_small(double a) noexcept nogil:
+    # tanh(a) for 0 <= a <= 0.625 (the caller restores the sign, -0.0 included).
+    cdef double z = a * a
+    cdef double p = _P11
+    p = p * z + _P10
+    p = p * z + _P9
+    p = p * z + _P8
+    p = p * z + _P7
+    p = p * z + _P6
+    p = p * z + _P5
+    p = p * z + _P4
+    p = p * z + _P3
+    p = p * z + _P2
+    p = p * z + _P1
+    p = p * z + _P0
+    return a + a * (z * p)
 
 
 cdef inline double f_sigmoid(double x) noexcept nogil:
     # t = e^-|x| never overflows; for x < 0, sigma(x) = t / (1 + t) keeps subnormal
     # results (x in [-745, -709]) exact to the rounding of exp itself.
-    cdef double t = exp(-fabs(x))
-    cdef double num = t if signbit(x) else 1.0
+    cdef double t = vexp(-fabs(x))
+    cdef double num = t if x < 0.0 else 1.0
     return num / (1.0 + t)
 
 
 cdef inline double f_tanh(double x) noexcept nogil:
-    return tanh(x)
+    # |x| <= 0.625: odd polynomial (full relative accuracy near 0). Beyond:
+    # (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
+    cdef double a = fabs(x)
+    cdef double t = vexp(-2.0 * a)
+    cdef double r = _tanh_small(a) if a <= _TANH_SMALL else (1.0 - t) / (1.0 + t)
+    return copysign(r, x)
 
 
 cdef inline double f_relu(double x) noexcept nogil:
@@ -39,25 +192,23 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
 cdef inline double d_sigmoid(double x) noexcept nogil:
     # sigma'(x) = t / (1 + t)^2 with t = e^-|x|: no 1 - sigma cancellation, so the
     # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy.
-    cdef double t = exp(-fabs(x))
+    cdef double t = vexp(-fabs(x))
     cdef double u = 1.0 + t
     cdef double r = t / (u * u)
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
 cdef inline double d_tanh(double x) noexcept nogil:
-    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|. Past |x| = 20 the
-    # denominator is 1 to working precision and (2 e^-|x|)^2 rounds once, so
-    # subnormal results (|x| > 353) are not double-rounded through e^-2|x|.
-    cdef double a = fabs(x)
-    cdef double t, u
-    if isgreater(a, 20.0):
-        t = 2.0 * exp(-a)
-        return t * t
-    t = exp(-2.0 * a)
+    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
+    # reduction as t (exponent + 2), so subnormal results (|x| > 353) round once.
+    cdef double k, p, t, u, r
+    cdef double a = -2.0 * fabs(x)
+    a = -760.0 if a < -760.0 else a         # also below 4t's underflow
+    p = _exp_reduce(a, &k)
+    t = _scale(p, k)
     u = 1.0 + t
-    t = (4.0 * t) / (u * u)
-    return 1.0 if isgreater(t, 1.0) else t      # rounding may cross the maximum 1
+    r = _scale(p, k + 2.0) / (u * u)
+    return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
 
 cdef inline double d_relu(double x) noexcept nogil:
@@ -103,6 +254,25 @@ cdef inline double b_leaky_relu(double g, double y, double alpha) noexcept nogil
 
 # Error-free transformations for the softmax family.
 
+cdef extern from *:
+    """
+    #include <math.h>
+    /* a * b - p exactly, for p = fl(a * b): one fma where the hardware has it, else
+       Dekker's splitting (a libm fma without hardware support is a slow software call). */
+    static inline double fastact_two_prod_err(double a, double b, double p) {
+    #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+        return fma(a, b, -p);
+    #else
+        const double split = 134217729.0;   /* 2^27 + 1 */
+        double ca = split * a, cb = split * b;
+        double ah = ca - (ca - a), al = a - ah;
+        double bh = cb - (cb - b), bl = b - bh;
+        return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    #endif
+    }
+    """
+    double two_prod_err "fastact_two_prod_err"(double a, double b, double p) nogil
+
 cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
     # Knuth's TwoSum: s = fl(a + b) and the exact rounding error a + b - s.
     cdef double bb = s - a
@@ -110,11 +280,10 @@ cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:
-    # exp(x - m) with the rounding error of the subtraction carried along:
+    # exp(x - m) for x <= m, with the rounding error of the subtraction carried along:
     # x - m = d + e exactly, and exp(d + e) = exp(d) (1 + e) to first order.
     cdef double d = x - m
-    cdef double v
-    if d < -746.0:
-        return 0.0              # exp underflows; also avoids inf - inf in two_sum_err
-    v = exp(d)
-    return fma(v, two_sum_err(x, -m, d), v)
+    cdef double e = two_sum_err(x, -m, d)
+    cdef double v = vexp(d)
+    e = e if d > _EXP_MIN else 0.0      # d = -inf: e is NaN, and v is 0 anyway
+    return v + v * e

@@ -19,7 +19,10 @@ from fastact cimport kernels
 
 cdef extern from "<fenv.h>" nogil:
     int feclearexcept(int excepts)
+    int fetestexcept(int excepts)
     int FE_INVALID
+    int FE_OVERFLOW
+    int FE_DIVBYZERO
 
 cnp.import_array()
 cnp.import_ufunc()
@@ -94,12 +97,21 @@ cdef enum:
     BLOCK = 256   # doubles per gathered block: 2 KiB of stack per operand
 
 
-cdef inline void _clear_invalid() noexcept nogil:
-    # Comparisons with a NaN input raise FE_INVALID once vectorized (GCC emits signaling
-    # compares even for isgreater), and NumPy would turn that into a RuntimeWarning.
-    # No kernel performs an invalid operation otherwise (no inf - inf, no inf * 0), so
-    # the flag carries no information here: clear it, as np.maximum stays quiet on NaN.
-    feclearexcept(FE_INVALID)
+cdef int _SPURIOUS = FE_INVALID | FE_OVERFLOW | FE_DIVBYZERO
+
+
+cdef inline int _flags() noexcept nogil:
+    return fetestexcept(_SPURIOUS)
+
+
+cdef inline void _drop_flags(int before) noexcept nogil:
+    # The kernels are built with -fno-trapping-math, so the compiler may evaluate both
+    # sides of a select (x * x on an input the polynomial branch does not use, signaling
+    # compares on NaN): the invalid/overflow/divide flags they leave say nothing about the
+    # result, and NumPy would turn them into RuntimeWarnings. The kernels produce inf and
+    # NaN only where the math does, so drop the flags this loop raised (keeping any that
+    # were already set before it).
+    feclearexcept(_SPURIOUS & ~before)
 
 
 cdef inline bint _contig(npy_intp step) noexcept nogil:
@@ -125,11 +137,12 @@ cdef inline void _scatter(const double* src, char* dst, npy_intp step,
 cdef void _loop_unary(char** args, npy_intp* dims, npy_intp* steps,
                       void* data) noexcept nogil:
     cdef unary_k k = <unary_k>data
+    cdef int before = _flags()
     cdef npy_intp n = dims[0], i, b
     cdef double xb[BLOCK]
     if _contig(steps[0]) and _contig(steps[1]):
         k(<const double*>args[0], <double*>args[1], n)
-        _clear_invalid()
+        _drop_flags(before)
         return
     i = 0
     while i < n:
@@ -138,18 +151,19 @@ cdef void _loop_unary(char** args, npy_intp* dims, npy_intp* steps,
         k(xb, xb, b)
         _scatter(xb, args[1] + i * steps[1], steps[1], b)
         i += b
-    _clear_invalid()
+    _drop_flags(before)
 
 
 cdef void _loop_binary(char** args, npy_intp* dims, npy_intp* steps,
                        void* data) noexcept nogil:
     cdef binary_k k = <binary_k>data
+    cdef int before = _flags()
     cdef npy_intp n = dims[0], i, b
     cdef double gb[BLOCK]
     cdef double yb[BLOCK]
     if _contig(steps[0]) and _contig(steps[1]) and _contig(steps[2]):
         k(<const double*>args[0], <const double*>args[1], <double*>args[2], n)
-        _clear_invalid()
+        _drop_flags(before)
         return
     i = 0
     while i < n:
@@ -159,24 +173,25 @@ cdef void _loop_binary(char** args, npy_intp* dims, npy_intp* steps,
         k(gb, yb, gb, b)
         _scatter(gb, args[2] + i * steps[2], steps[2], b)
         i += b
-    _clear_invalid()
+    _drop_flags(before)
 
 
 cdef void _loop_unary_param(char** args, npy_intp* dims, npy_intp* steps,
                             void* data) noexcept nogil:
     # args: x, alpha, out
     cdef unary_param_k k = <unary_param_k>data
+    cdef int before = _flags()
     cdef npy_intp n = dims[0], i, b
     cdef double xb[BLOCK]
     if steps[1] != 0:       # alpha varies per element
         for i in range(n):
             k(<const double*>(args[0] + i * steps[0]), <double*>(args[2] + i * steps[2]),
               1, (<double*>(args[1] + i * steps[1]))[0])
-        _clear_invalid()
+        _drop_flags(before)
         return
     if _contig(steps[0]) and _contig(steps[2]):
         k(<const double*>args[0], <double*>args[2], n, (<double*>args[1])[0])
-        _clear_invalid()
+        _drop_flags(before)
         return
     i = 0
     while i < n:
@@ -185,13 +200,14 @@ cdef void _loop_unary_param(char** args, npy_intp* dims, npy_intp* steps,
         k(xb, xb, b, (<double*>args[1])[0])
         _scatter(xb, args[2] + i * steps[2], steps[2], b)
         i += b
-    _clear_invalid()
+    _drop_flags(before)
 
 
 cdef void _loop_binary_param(char** args, npy_intp* dims, npy_intp* steps,
                              void* data) noexcept nogil:
     # args: grad_output, output, alpha, out
     cdef binary_param_k k = <binary_param_k>data
+    cdef int before = _flags()
     cdef npy_intp n = dims[0], i, b
     cdef double gb[BLOCK]
     cdef double yb[BLOCK]
@@ -199,12 +215,12 @@ cdef void _loop_binary_param(char** args, npy_intp* dims, npy_intp* steps,
         for i in range(n):
             k(<const double*>(args[0] + i * steps[0]), <const double*>(args[1] + i * steps[1]),
               <double*>(args[3] + i * steps[3]), 1, (<double*>(args[2] + i * steps[2]))[0])
-        _clear_invalid()
+        _drop_flags(before)
         return
     if _contig(steps[0]) and _contig(steps[1]) and _contig(steps[3]):
         k(<const double*>args[0], <const double*>args[1], <double*>args[3], n,
           (<double*>args[2])[0])
-        _clear_invalid()
+        _drop_flags(before)
         return
     i = 0
     while i < n:
@@ -214,7 +230,7 @@ cdef void _loop_binary_param(char** args, npy_intp* dims, npy_intp* steps,
         k(gb, yb, gb, b, (<double*>args[2])[0])
         _scatter(gb, args[3] + i * steps[3], steps[3], b)
         i += b
-    _clear_invalid()
+    _drop_flags(before)
 
 
 # One loop per ufunc; NumPy keeps these pointers, so they live as long as the module.
