@@ -31,6 +31,8 @@ from fastact._softmax import (
     softmax_backward,
     softmax_jacobian,
 )
+from fastact._config import show_config
+from fastact.kernels import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

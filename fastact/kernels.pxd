@@ -1,7 +1,8 @@
 # The Cython API of fastact: `from fastact cimport kernels`.
 #
 # Every kernel loops over contiguous float64 buffers, runs without the GIL and never
-# raises. `x`, `grad_output` and `output` are read (# IN), `out` is written (# OUT); `out`
+# raises. Each call goes to the instruction-set variant chosen at import (see
+# fastact.show_config()), and large calls are split across threads. `x`, `grad_output` and `output` are read (# IN), `out` is written (# OUT); `out`
 # may be the same buffer as an input (in place), but must not partially overlap one.
 # The elementwise kernels take n elements; the softmax-family kernels take one slice of
 # n elements (call them once per row).
@@ -40,3 +41,16 @@ cdef void softmax_backward(const double* grad_output, const double* output, doub
 # out_i = g_i - exp(o_i) sum_j g_j, from the saved log_softmax output o.
 cdef void log_softmax_backward(const double* grad_output, const double* output, double* out,
                                Py_ssize_t n) noexcept nogil
+
+# Batches: `rows` contiguous slices of n elements each (row r at offset r * n; the
+# Jacobian's out row at r * n * n). Large batches are split by rows across threads.
+cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
+                       Py_ssize_t n) noexcept nogil
+cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
+                           Py_ssize_t n) noexcept nogil
+cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
+                                Py_ssize_t n) noexcept nogil
+cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
+                                Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
+                                    double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil

@@ -1,398 +1,364 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""Array kernels of fastact: the functions declared in kernels.pxd.
+"""The public kernels (kernels.pxd): CPU dispatch and threads around the variant kernels.
 
-Design: each elementwise kernel is a plain loop over a scalar helper from _math.pxd, so the
-compiler sees one straight-line body per element and the math lives in one place. The
-softmax-family kernels work on one contiguous slice: a max pass, then exp(x - max) with the
-subtraction's rounding error carried along and summed with compensation (so slices of
-thousands of entries stay within a few ulps), then a scale pass. Every kernel is
-`noexcept nogil`: callers release the GIL around them, and nothing here allocates.
+Design: the same kernel source (_kernels_impl.pxi) is compiled once per instruction set
+(_kernels_baseline/avx2/avx512). At import this module picks the best variant the CPU runs
+(FASTACT_ISA may force a lower one) and keeps a pointer to its table of kernels. Each
+public kernel calls through that table; a call over enough elements is cut into equal
+contiguous pieces run by an OpenMP team, so results do not depend on the thread count.
+One team runs at a time: a call that finds another in flight runs on its own thread,
+which keeps several Python threads from oversubscribing the cores.
 """
 
-from libc.math cimport INFINITY, NAN, log1p
+import os
+import warnings
 
-from fastact._math cimport (
-    f_sigmoid, f_tanh, f_relu, f_leaky_relu,
-    d_sigmoid, d_tanh, d_relu, d_leaky_relu,
-    b_sigmoid, b_tanh, b_relu, b_leaky_relu,
-    two_sum_err, two_prod_err, exp_shifted, vexp,
-)
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from cython.parallel cimport prange
+
+from fastact._table cimport KernelTable, unary_k, unary_param_k, binary_k, binary_param_k
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int fastact_omp_max_threads(void) { return omp_get_max_threads(); }
+    static const int fastact_openmp = 1;
+    #else
+    static int fastact_omp_max_threads(void) { return 1; }
+    static const int fastact_openmp = 0;
+    #endif
+    /* One team at a time: a process-wide flag taken by compare-and-swap. */
+    static volatile long fastact_team_busy = 0;
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static int fastact_try_team(void) {
+        return _InterlockedCompareExchange(&fastact_team_busy, 1, 0) == 0;
+    }
+    static void fastact_end_team(void) { _InterlockedExchange(&fastact_team_busy, 0); }
+    #else
+    static int fastact_try_team(void) {
+        return __sync_bool_compare_and_swap(&fastact_team_busy, 0, 1);
+    }
+    static void fastact_end_team(void) { __sync_lock_release(&fastact_team_busy); }
+    #endif
+    """
+    int fastact_omp_max_threads() nogil
+    const int fastact_openmp
+    int fastact_try_team() nogil
+    void fastact_end_team() nogil
+
+VARIANTS = ("baseline", "avx2", "avx512")     # from lowest to highest
+
+cdef KernelTable* T = NULL
+cdef int _num_threads = 1
+# Below this many elements per thread, starting a team costs more than it saves
+# (measured: see README, "Threads").
+cdef Py_ssize_t MIN_PER_THREAD = 65536
+
+
+# ---------------------------------------------------------------- variants
+
+def supported_variants():
+    """The variants this build has and this CPU can run, lowest first."""
+    import platform
+    machine = platform.machine().lower()
+    if machine not in ("x86_64", "amd64", "x64"):
+        return ["baseline"]
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as cpu
+    except ImportError:         # NumPy's private feature table moved: stay safe
+        cpu = {}
+    found = ["baseline"]
+    if all(cpu.get(f) for f in ("AVX2", "FMA3", "F16C")):
+        found.append("avx2")
+        if all(cpu.get(f) for f in ("AVX512F", "AVX512CD", "AVX512_SKX")):
+            found.append("avx512")
+    out = []
+    for name in found:
+        try:
+            __import__(f"fastact._kernels_{name}")
+        except ImportError:
+            continue
+        out.append(name)
+    return out
+
+
+def _module(name):
+    import importlib
+    return importlib.import_module(f"fastact._kernels_{name}")
+
+
+def _use_variant(str name):
+    """Point every kernel at variant `name` (tests, FASTACT_ISA); not thread-safe."""
+    global T, variant
+    if name not in supported_variants():
+        raise ValueError(f"variant {name!r} is not available here; "
+                         f"choose from {supported_variants()}")
+    T = <KernelTable*>PyCapsule_GetPointer(_module(name).table, b"fastact.KernelTable")
+    variant = name
+
+
+def _choose():
+    available = supported_variants()
+    wanted = os.environ.get("FASTACT_ISA", "").strip().lower()
+    if wanted and wanted not in VARIANTS:
+        warnings.warn(f"FASTACT_ISA={wanted!r} is not one of {VARIANTS}; ignored",
+                      RuntimeWarning, stacklevel=2)
+    elif wanted and wanted not in available:
+        warnings.warn(f"FASTACT_ISA={wanted!r} is not supported by this CPU or build; "
+                      f"using {available[len(available) - 1]!r}", RuntimeWarning, stacklevel=2)
+    elif wanted:
+        return wanted
+    return available[len(available) - 1]
+
+
+variant = None
+_use_variant(_choose())
+
+
+def variant_flags(name):
+    """The compiler flags variant `name` was built with."""
+    return _module(name).flags
+
+
+# ---------------------------------------------------------------- threads
+
+def _default_threads():
+    env = os.environ.get("FASTACT_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+        warnings.warn(f"FASTACT_NUM_THREADS={env!r} is not a positive integer; ignored",
+                      RuntimeWarning, stacklevel=2)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def set_num_threads(int n):
+    """Use at most `n` threads per call (an OpenMP limit such as threadpoolctl's also
+    applies)."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _num_threads = n
+
+
+def get_num_threads():
+    """The most threads one call will use: set_num_threads / FASTACT_NUM_THREADS,
+    capped by OpenMP's own limit (1 in a build without OpenMP)."""
+    return min(_num_threads, fastact_omp_max_threads())
+
+
+def has_openmp():
+    return bool(fastact_openmp)
+
+
+def _num_threads_setting():
+    """The set_num_threads value itself, before the OpenMP cap."""
+    return _num_threads
+
+
+_num_threads = _default_threads()
+
+
+cdef inline int _team(Py_ssize_t work) noexcept nogil:
+    # How many threads a call over `work` elements gets; > 1 means the team flag is held.
+    cdef int nt = _num_threads
+    cdef int omp = fastact_omp_max_threads()
+    if omp < nt:
+        nt = omp
+    if work // MIN_PER_THREAD < nt:
+        nt = <int>(work // MIN_PER_THREAD)
+    if nt <= 1 or not fastact_try_team():
+        return 1
+    return nt
+
+
+cdef inline Py_ssize_t _piece(Py_ssize_t n, int parts) noexcept nogil:
+    # Piece length: n / parts rounded up to whole cache lines (8 doubles).
+    return ((n + parts - 1) // parts + 7) // 8 * 8
 
 
 # ---------------------------------------------------------------- elementwise
 
-cdef void sigmoid(const double* x,  # IN
-                  double* out,      # OUT
-                  Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = f_sigmoid(x[i])
+cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    cdef int nt = _team(n)
+    cdef Py_ssize_t p, c, lo
+    if nt == 1:
+        k(x, out, n)
+        return
+    p = _piece(n, nt)
+    for c in prange(nt, num_threads=nt, schedule="static"):
+        lo = c * p
+        if lo < n:
+            k(x + lo, out + lo, min(p, n - lo))
+    fastact_end_team()
 
 
-cdef void tanh(const double* x,  # IN
-               double* out,      # OUT
-               Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = f_tanh(x[i])
+cdef inline void _unary_param(unary_param_k k, const double* x, double* out, Py_ssize_t n,
+                              double a) noexcept nogil:
+    cdef int nt = _team(n)
+    cdef Py_ssize_t p, c, lo
+    if nt == 1:
+        k(x, out, n, a)
+        return
+    p = _piece(n, nt)
+    for c in prange(nt, num_threads=nt, schedule="static"):
+        lo = c * p
+        if lo < n:
+            k(x + lo, out + lo, min(p, n - lo), a)
+    fastact_end_team()
 
 
-cdef void relu(const double* x,  # IN
-               double* out,      # OUT
-               Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = f_relu(x[i])
+cdef inline void _binary(binary_k k, const double* g, const double* y, double* out,
+                         Py_ssize_t n) noexcept nogil:
+    cdef int nt = _team(n)
+    cdef Py_ssize_t p, c, lo
+    if nt == 1:
+        k(g, y, out, n)
+        return
+    p = _piece(n, nt)
+    for c in prange(nt, num_threads=nt, schedule="static"):
+        lo = c * p
+        if lo < n:
+            k(g + lo, y + lo, out + lo, min(p, n - lo))
+    fastact_end_team()
 
 
-cdef void leaky_relu(const double* x,  # IN
-                     double* out,      # OUT
-                     Py_ssize_t n, double alpha) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = f_leaky_relu(x[i], alpha)
+cdef inline void _binary_param(binary_param_k k, const double* g, const double* y,
+                               double* out, Py_ssize_t n, double a) noexcept nogil:
+    cdef int nt = _team(n)
+    cdef Py_ssize_t p, c, lo
+    if nt == 1:
+        k(g, y, out, n, a)
+        return
+    p = _piece(n, nt)
+    for c in prange(nt, num_threads=nt, schedule="static"):
+        lo = c * p
+        if lo < n:
+            k(g + lo, y + lo, out + lo, min(p, n - lo), a)
+    fastact_end_team()
 
 
-cdef void sigmoid_derivative(const double* x,  # IN
-                             double* out,      # OUT
-                             Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = d_sigmoid(x[i])
+cdef void sigmoid(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.sigmoid, x, out, n)
 
+cdef void tanh(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.tanh, x, out, n)
 
-cdef void tanh_derivative(const double* x,  # IN
-                          double* out,      # OUT
-                          Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = d_tanh(x[i])
+cdef void relu(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.relu, x, out, n)
 
+cdef void leaky_relu(const double* x, double* out, Py_ssize_t n, double alpha) noexcept nogil:
+    _unary_param(T.leaky_relu, x, out, n, alpha)
 
-cdef void relu_derivative(const double* x,  # IN
-                          double* out,      # OUT
-                          Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = d_relu(x[i])
+cdef void sigmoid_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.sigmoid_derivative, x, out, n)
 
+cdef void tanh_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.tanh_derivative, x, out, n)
 
-cdef void leaky_relu_derivative(const double* x,  # IN
-                                double* out,      # OUT
-                                Py_ssize_t n, double alpha) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = d_leaky_relu(x[i], alpha)
+cdef void relu_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _unary(T.relu_derivative, x, out, n)
 
+cdef void leaky_relu_derivative(const double* x, double* out, Py_ssize_t n,
+                                double alpha) noexcept nogil:
+    _unary_param(T.leaky_relu_derivative, x, out, n, alpha)
 
-cdef void sigmoid_backward(const double* grad_output,  # IN
-                           const double* output,       # IN
-                           double* out,                # OUT
+cdef void sigmoid_backward(const double* grad_output, const double* output, double* out,
                            Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = b_sigmoid(grad_output[i], output[i])
+    _binary(T.sigmoid_backward, grad_output, output, out, n)
 
-
-cdef void tanh_backward(const double* grad_output,  # IN
-                        const double* output,       # IN
-                        double* out,                # OUT
+cdef void tanh_backward(const double* grad_output, const double* output, double* out,
                         Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = b_tanh(grad_output[i], output[i])
+    _binary(T.tanh_backward, grad_output, output, out, n)
 
-
-cdef void relu_backward(const double* grad_output,  # IN
-                        const double* output,       # IN
-                        double* out,                # OUT
+cdef void relu_backward(const double* grad_output, const double* output, double* out,
                         Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = b_relu(grad_output[i], output[i])
+    _binary(T.relu_backward, grad_output, output, out, n)
 
-
-cdef void leaky_relu_backward(const double* grad_output,  # IN
-                              const double* output,       # IN
-                              double* out,                # OUT
+cdef void leaky_relu_backward(const double* grad_output, const double* output, double* out,
                               Py_ssize_t n, double alpha) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = b_leaky_relu(grad_output[i], output[i], alpha)
+    _binary_param(T.leaky_relu_backward, grad_output, output, out, n, alpha)
 
 
 # ---------------------------------------------------------------- softmax family
-#
-# Reductions run over LANES independent accumulators (lane j takes elements i = j mod
-# LANES), which GCC turns into SIMD registers, and the lanes are combined in a fixed
-# order: results do not depend on the instruction set or the thread count.
 
-cdef enum:
-    LANES = 32
+cdef void softmax(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    T.softmax(x, out, n)
 
+cdef void log_softmax(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    T.log_softmax(x, out, n)
 
-# What the max pass found in a slice.
-cdef enum SliceKind:
-    FINITE_MAX      # the usual case: shift by the (finite) max
-    ALL_NAN         # a NaN, or every entry -inf: the whole slice is NaN
-    HAS_POS_INF     # +inf entries share all the mass equally
+cdef void softmax_jacobian(const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    T.softmax_jacobian(x, out, n)
 
-
-cdef inline SliceKind _slice_max(const double* x, Py_ssize_t n, double* m) noexcept nogil:
-    # Lane-wise max; lane sums of v - v are NaN exactly when a NaN or an infinity was
-    # seen, which sends the slice to the (rare) exact check below.
-    cdef double lane[LANES]
-    cdef double odd[LANES]
-    cdef Py_ssize_t b, j, i
-    cdef double v, mx, flag = 0.0
-    for j in range(LANES):
-        lane[j] = -INFINITY
-        odd[j] = 0.0
-    for b in range(n // LANES):
-        for j in range(LANES):
-            v = x[b * LANES + j]
-            lane[j] = v if v > lane[j] else lane[j]
-            odd[j] += v - v
-    for i in range(n - n % LANES, n):
-        v = x[i]
-        lane[0] = v if v > lane[0] else lane[0]
-        odd[0] += v - v
-    mx = lane[0]
-    for j in range(1, LANES):
-        mx = lane[j] if lane[j] > mx else mx
-        flag += odd[j]
-    m[0] = mx
-    if flag + odd[0] == 0.0:
-        return FINITE_MAX if mx != -INFINITY else ALL_NAN
-    for i in range(n):
-        if x[i] != x[i]:
-            return ALL_NAN
-    if mx == -INFINITY:
-        return ALL_NAN
-    if mx == INFINITY:
-        return HAS_POS_INF
-    return FINITE_MAX
-
-
-cdef inline void _lane_add(double* s, double* c, double v) noexcept nogil:
-    # s + c += v, compensated (TwoSum: the rounding error of s + v goes to c).
-    cdef double t = s[0] + v
-    c[0] += two_sum_err(s[0], v, t)
-    s[0] = t
-
-
-cdef inline double _combine(double* s, double* c, double* low) noexcept nogil:
-    # The lanes' double-double sums, added in a fixed order; returns hi (and low[0]).
-    cdef Py_ssize_t j
-    cdef double hi = 0.0, lo = 0.0, t
-    for j in range(LANES):
-        t = hi + s[j]
-        lo += two_sum_err(hi, s[j], t) + c[j]
-        hi = t
-    t = hi + lo
-    low[0] = two_sum_err(hi, lo, t)
-    return t
-
-
-cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
-                               bint store) noexcept nogil:
-    # T = sum of exp(x[i] - m) over all entries but one maximal one, so that the whole
-    # sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay accurate.
-    # Entries equal to m contribute exactly 1 each and are counted instead of summed.
-    # Writes every term to out when `store`.
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double ties[LANES]
-    cdef double e, low, hi
-    cdef bint is_max
-    cdef Py_ssize_t b, j, i
-    for j in range(LANES):
-        s[j] = 0.0
-        c[j] = 0.0
-        ties[j] = 0.0
-    for b in range(n // LANES):
-        for j in range(LANES):
-            i = b * LANES + j
-            e = exp_shifted(x[i], m)
-            if store:
-                out[i] = e
-            is_max = x[i] == m
-            ties[j] += 1.0 if is_max else 0.0
-            _lane_add(&s[j], &c[j], 0.0 if is_max else e)
-    for i in range(n - n % LANES, n):
-        e = exp_shifted(x[i], m)
-        if store:
-            out[i] = e
-        is_max = x[i] == m
-        ties[0] += 1.0 if is_max else 0.0
-        _lane_add(&s[0], &c[0], 0.0 if is_max else e)
-    for j in range(1, LANES):
-        ties[0] += ties[j]
-    hi = _combine(s, c, &low)
-    e = (ties[0] - 1.0) + hi        # ties are few: exact
-    return e + (low + two_sum_err(ties[0] - 1.0, hi, e))
-
-
-cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = v
-
-
-cdef inline void _split_inf(const double* x, double* out, Py_ssize_t n,
-                            double hit, double miss) noexcept nogil:
-    # out[i] = hit where x[i] is +inf, miss elsewhere.
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = hit if x[i] == INFINITY else miss
-
-
-cdef inline Py_ssize_t _count_inf(const double* x, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, k = 0
-    for i in range(n):
-        k += x[i] == INFINITY
-    return k
-
-
-cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
-                                    double* m, double* others) noexcept nogil:
-    # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max and the
-    # sum of the non-max terms (`others`).
-    cdef double total
-    cdef Py_ssize_t i
-    cdef SliceKind kind = _slice_max(x, n, m)
-    if kind == ALL_NAN:
-        _fill(out, n, NAN)
-    elif kind == HAS_POS_INF:
-        _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
-    else:
-        others[0] = _sum_others(x, out, n, m[0], True)
-        total = 1.0 + others[0]
-        for i in range(n):
-            out[i] = out[i] / total
-    return kind
-
-
-cdef void softmax(const double* x,  # IN
-                  double* out,      # OUT
-                  Py_ssize_t n) noexcept nogil:
-    cdef double m, others
-    if n > 0:
-        _softmax_into(x, out, n, &m, &others)
-
-
-cdef void log_softmax(const double* x,  # IN
-                      double* out,      # OUT
-                      Py_ssize_t n) noexcept nogil:
-    cdef double m, lse, d, e
-    cdef Py_ssize_t i
-    cdef SliceKind kind
-    if n == 0:
-        return
-    kind = _slice_max(x, n, &m)
-    if kind == ALL_NAN:
-        _fill(out, n, NAN)
-    elif kind == HAS_POS_INF:
-        _split_inf(x, out, n, -log1p(<double>(_count_inf(x, n) - 1)), -INFINITY)
-    else:
-        # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is
-        # added back, and log1p keeps the max entry accurate when T is tiny.
-        lse = log1p(_sum_others(x, NULL, n, m, False))
-        for i in range(n):
-            d = x[i] - m
-            e = two_sum_err(x[i], -m, d)
-            e = 0.0 if e != e else e            # d = -inf: no correction
-            out[i] = (d - lse) + e
-
-
-cdef void softmax_jacobian(const double* x,  # IN
-                           double* out,      # OUT, n * n
+cdef void softmax_backward(const double* grad_output, const double* output, double* out,
                            Py_ssize_t n) noexcept nogil:
-    # s is computed into the last row and read from there; that row is rewritten last,
-    # each entry read before it is overwritten.
-    cdef double m = 0.0, others = 0.0, si, one_minus_max
-    cdef Py_ssize_t i, j, ties = 0
-    cdef double* s
-    cdef SliceKind kind
-    if n == 0:
-        return
-    s = out + (n - 1) * n
-    kind = _softmax_into(x, s, n, &m, &others)
-    # 1 - s_i for the max entry is T / (1 + T), free of cancellation when s_i ~ 1 (a tie
-    # gives s_i <= 1/2, where 1 - s_i is exact anyway).
-    one_minus_max = others / (1.0 + others)
-    for i in range(n):
-        ties += kind == FINITE_MAX and x[i] == m
-    for i in range(n - 1):
-        si = s[i]
-        for j in range(n):
-            out[i * n + j] = -si * s[j]
-        out[i * n + i] = si * (one_minus_max if ties == 1 and x[i] == m else 1.0 - si)
-    si = s[n - 1]
-    for j in range(n - 1):
-        s[j] = -si * s[j]
-    s[n - 1] = si * (one_minus_max if ties == 1 and x[n - 1] == m else 1.0 - si)
+    T.softmax_backward(grad_output, output, out, n)
 
-
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
-                        double* low) noexcept nogil:
-    # Compensated dot product (Ogita-Rump-Oishi Dot2) over lanes: exact products
-    # (two_prod_err), compensated sums; returned as a double-double hi + low[0].
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double p
-    cdef Py_ssize_t k, j, i
-    for j in range(LANES):
-        s[j] = 0.0
-        c[j] = 0.0
-    for k in range(n // LANES):
-        for j in range(LANES):
-            i = k * LANES + j
-            p = a[i] * b[i]
-            c[j] += two_prod_err(a[i], b[i], p)
-            _lane_add(&s[j], &c[j], p)
-    for i in range(n - n % LANES, n):
-        p = a[i] * b[i]
-        c[0] += two_prod_err(a[i], b[i], p)
-        _lane_add(&s[0], &c[0], p)
-    return _combine(s, c, low)
-
-
-cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double low
-    cdef Py_ssize_t k, j, i
-    for j in range(LANES):
-        s[j] = 0.0
-        c[j] = 0.0
-    for k in range(n // LANES):
-        for j in range(LANES):
-            _lane_add(&s[j], &c[j], a[k * LANES + j])
-    for i in range(n - n % LANES, n):
-        _lane_add(&s[0], &c[0], a[i])
-    return _combine(s, c, &low)
-
-
-cdef void softmax_backward(const double* grad_output,  # IN
-                           const double* output,       # IN
-                           double* out,                # OUT
-                           Py_ssize_t n) noexcept nogil:
-    # g_i - dot cancels when g_i is close to the dot product: subtracting its high part
-    # first (exact there, by Sterbenz) and then its low part keeps the difference accurate.
-    cdef Py_ssize_t i
-    cdef double low
-    cdef double dot = _dot(grad_output, output, n, &low)
-    for i in range(n):
-        out[i] = output[i] * ((grad_output[i] - dot) - low)
-
-
-cdef void log_softmax_backward(const double* grad_output,  # IN
-                               const double* output,       # IN
-                               double* out,                # OUT
+cdef void log_softmax_backward(const double* grad_output, const double* output, double* out,
                                Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double total = _sum(grad_output, n)
-    for i in range(n):
-        out[i] = grad_output[i] - vexp(output[i]) * total
+    T.log_softmax_backward(grad_output, output, out, n)
+
+
+cdef inline void _rows(unary_k k, const double* x, double* out, Py_ssize_t rows,
+                       Py_ssize_t n, Py_ssize_t out_n) noexcept nogil:
+    # Whole rows per thread: each row is computed exactly as in a serial call.
+    cdef int nt
+    cdef Py_ssize_t r
+    if n == 0:
+        return
+    nt = _team(rows * n) if rows > 1 else 1
+    if nt == 1:
+        for r in range(rows):
+            k(x + r * n, out + r * out_n, n)
+        return
+    for r in prange(rows, num_threads=nt, schedule="static"):
+        k(x + r * n, out + r * out_n, n)
+    fastact_end_team()
+
+
+cdef inline void _rows2(binary_k k, const double* g, const double* y, double* out,
+                        Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef int nt
+    cdef Py_ssize_t r
+    if n == 0:
+        return
+    nt = _team(rows * n) if rows > 1 else 1
+    if nt == 1:
+        for r in range(rows):
+            k(g + r * n, y + r * n, out + r * n, n)
+        return
+    for r in prange(rows, num_threads=nt, schedule="static"):
+        k(g + r * n, y + r * n, out + r * n, n)
+    fastact_end_team()
+
+
+cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
+                       Py_ssize_t n) noexcept nogil:
+    _rows(T.softmax, x, out, rows, n, n)
+
+cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
+                           Py_ssize_t n) noexcept nogil:
+    _rows(T.log_softmax, x, out, rows, n, n)
+
+cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
+                                Py_ssize_t n) noexcept nogil:
+    _rows(T.softmax_jacobian, x, out, rows, n, n * n)
+
+cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
+                                Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    _rows2(T.softmax_backward, grad_output, output, out, rows, n)
+
+cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
+                                    double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    _rows2(T.log_softmax_backward, grad_output, output, out, rows, n)

@@ -1,0 +1,433 @@
+# The array kernels, included by each instruction-set variant (_kernels_<isa>.pyx), which
+# setup.py compiles with its own -march flags; kernels.pyx picks one at import.
+#
+# Design: each elementwise kernel is a plain loop over a scalar helper from _math.pxd, so the
+# compiler sees one straight-line body per element and the math lives in one place. The
+# softmax-family kernels work on one contiguous slice: a max pass, then exp(x - max) with
+# the subtraction's rounding error carried along and summed with compensation (so slices of
+# thousands of entries stay within a few ulps), then a scale pass. Every kernel is
+# `noexcept nogil`: callers release the GIL around them, and nothing here allocates.
+# At the end, the table of these kernels is exported as a capsule.
+
+from cpython.pycapsule cimport PyCapsule_New
+from libc.math cimport INFINITY, NAN, log1p
+
+from fastact._table cimport KernelTable
+
+from fastact._math cimport (
+    f_sigmoid, f_tanh, f_relu, f_leaky_relu,
+    d_sigmoid, d_tanh, d_relu, d_leaky_relu,
+    b_sigmoid, b_tanh, b_relu, b_leaky_relu,
+    two_sum_err, two_prod_err, exp_shifted, vexp,
+)
+
+
+# ---------------------------------------------------------------- elementwise
+
+cdef void sigmoid(const double* x,  # IN
+                  double* out,      # OUT
+                  Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = f_sigmoid(x[i])
+
+
+cdef void tanh(const double* x,  # IN
+               double* out,      # OUT
+               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = f_tanh(x[i])
+
+
+cdef void relu(const double* x,  # IN
+               double* out,      # OUT
+               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = f_relu(x[i])
+
+
+cdef void leaky_relu(const double* x,  # IN
+                     double* out,      # OUT
+                     Py_ssize_t n, double alpha) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = f_leaky_relu(x[i], alpha)
+
+
+cdef void sigmoid_derivative(const double* x,  # IN
+                             double* out,      # OUT
+                             Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = d_sigmoid(x[i])
+
+
+cdef void tanh_derivative(const double* x,  # IN
+                          double* out,      # OUT
+                          Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = d_tanh(x[i])
+
+
+cdef void relu_derivative(const double* x,  # IN
+                          double* out,      # OUT
+                          Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = d_relu(x[i])
+
+
+cdef void leaky_relu_derivative(const double* x,  # IN
+                                double* out,      # OUT
+                                Py_ssize_t n, double alpha) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = d_leaky_relu(x[i], alpha)
+
+
+cdef void sigmoid_backward(const double* grad_output,  # IN
+                           const double* output,       # IN
+                           double* out,                # OUT
+                           Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = b_sigmoid(grad_output[i], output[i])
+
+
+cdef void tanh_backward(const double* grad_output,  # IN
+                        const double* output,       # IN
+                        double* out,                # OUT
+                        Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = b_tanh(grad_output[i], output[i])
+
+
+cdef void relu_backward(const double* grad_output,  # IN
+                        const double* output,       # IN
+                        double* out,                # OUT
+                        Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = b_relu(grad_output[i], output[i])
+
+
+cdef void leaky_relu_backward(const double* grad_output,  # IN
+                              const double* output,       # IN
+                              double* out,                # OUT
+                              Py_ssize_t n, double alpha) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = b_leaky_relu(grad_output[i], output[i], alpha)
+
+
+# ---------------------------------------------------------------- softmax family
+#
+# Reductions run over LANES independent accumulators (lane j takes elements i = j mod
+# LANES), which GCC turns into SIMD registers, and the lanes are combined in a fixed
+# order: results do not depend on the instruction set or the thread count.
+
+cdef enum:
+    LANES = 32
+
+
+# What the max pass found in a slice.
+cdef enum SliceKind:
+    FINITE_MAX      # the usual case: shift by the (finite) max
+    ALL_NAN         # a NaN, or every entry -inf: the whole slice is NaN
+    HAS_POS_INF     # +inf entries share all the mass equally
+
+
+cdef inline SliceKind _slice_max(const double* x, Py_ssize_t n, double* m) noexcept nogil:
+    # Lane-wise max; lane sums of v - v are NaN exactly when a NaN or an infinity was
+    # seen, which sends the slice to the (rare) exact check below.
+    cdef double lane[LANES]
+    cdef double odd[LANES]
+    cdef Py_ssize_t b, j, i
+    cdef double v, mx, flag = 0.0
+    for j in range(LANES):
+        lane[j] = -INFINITY
+        odd[j] = 0.0
+    for b in range(n // LANES):
+        for j in range(LANES):
+            v = x[b * LANES + j]
+            lane[j] = v if v > lane[j] else lane[j]
+            odd[j] += v - v
+    for i in range(n - n % LANES, n):
+        v = x[i]
+        lane[0] = v if v > lane[0] else lane[0]
+        odd[0] += v - v
+    mx = lane[0]
+    for j in range(1, LANES):
+        mx = lane[j] if lane[j] > mx else mx
+        flag += odd[j]
+    m[0] = mx
+    if flag + odd[0] == 0.0:
+        return FINITE_MAX if mx != -INFINITY else ALL_NAN
+    for i in range(n):
+        if x[i] != x[i]:
+            return ALL_NAN
+    if mx == -INFINITY:
+        return ALL_NAN
+    if mx == INFINITY:
+        return HAS_POS_INF
+    return FINITE_MAX
+
+
+cdef inline void _lane_add(double* s, double* c, double v) noexcept nogil:
+    # s + c += v, compensated (TwoSum: the rounding error of s + v goes to c).
+    cdef double t = s[0] + v
+    c[0] += two_sum_err(s[0], v, t)
+    s[0] = t
+
+
+cdef inline double _combine(double* s, double* c, double* low) noexcept nogil:
+    # The lanes' double-double sums, added in a fixed order; returns hi (and low[0]).
+    cdef Py_ssize_t j
+    cdef double hi = 0.0, lo = 0.0, t
+    for j in range(LANES):
+        t = hi + s[j]
+        lo += two_sum_err(hi, s[j], t) + c[j]
+        hi = t
+    t = hi + lo
+    low[0] = two_sum_err(hi, lo, t)
+    return t
+
+
+cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
+                               bint store) noexcept nogil:
+    # T = sum of exp(x[i] - m) over all entries but one maximal one, so that the whole
+    # sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay accurate.
+    # Entries equal to m contribute exactly 1 each and are counted instead of summed.
+    # Writes every term to out when `store`.
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double ties[LANES]
+    cdef double e, low, hi
+    cdef bint is_max
+    cdef Py_ssize_t b, j, i
+    for j in range(LANES):
+        s[j] = 0.0
+        c[j] = 0.0
+        ties[j] = 0.0
+    for b in range(n // LANES):
+        for j in range(LANES):
+            i = b * LANES + j
+            e = exp_shifted(x[i], m)
+            if store:
+                out[i] = e
+            is_max = x[i] == m
+            ties[j] += 1.0 if is_max else 0.0
+            _lane_add(&s[j], &c[j], 0.0 if is_max else e)
+    for i in range(n - n % LANES, n):
+        e = exp_shifted(x[i], m)
+        if store:
+            out[i] = e
+        is_max = x[i] == m
+        ties[0] += 1.0 if is_max else 0.0
+        _lane_add(&s[0], &c[0], 0.0 if is_max else e)
+    for j in range(1, LANES):
+        ties[0] += ties[j]
+    hi = _combine(s, c, &low)
+    e = (ties[0] - 1.0) + hi        # ties are few: exact
+    return e + (low + two_sum_err(ties[0] - 1.0, hi, e))
+
+
+cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = v
+
+
+cdef inline void _split_inf(const double* x, double* out, Py_ssize_t n,
+                            double hit, double miss) noexcept nogil:
+    # out[i] = hit where x[i] is +inf, miss elsewhere.
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = hit if x[i] == INFINITY else miss
+
+
+cdef inline Py_ssize_t _count_inf(const double* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, k = 0
+    for i in range(n):
+        k += x[i] == INFINITY
+    return k
+
+
+cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
+                                    double* m, double* others) noexcept nogil:
+    # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max and the
+    # sum of the non-max terms (`others`).
+    cdef double total
+    cdef Py_ssize_t i
+    cdef SliceKind kind = _slice_max(x, n, m)
+    if kind == ALL_NAN:
+        _fill(out, n, NAN)
+    elif kind == HAS_POS_INF:
+        _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
+    else:
+        others[0] = _sum_others(x, out, n, m[0], True)
+        total = 1.0 + others[0]
+        for i in range(n):
+            out[i] = out[i] / total
+    return kind
+
+
+cdef void softmax(const double* x,  # IN
+                  double* out,      # OUT
+                  Py_ssize_t n) noexcept nogil:
+    cdef double m, others
+    if n > 0:
+        _softmax_into(x, out, n, &m, &others)
+
+
+cdef void log_softmax(const double* x,  # IN
+                      double* out,      # OUT
+                      Py_ssize_t n) noexcept nogil:
+    cdef double m, lse, d, e
+    cdef Py_ssize_t i
+    cdef SliceKind kind
+    if n == 0:
+        return
+    kind = _slice_max(x, n, &m)
+    if kind == ALL_NAN:
+        _fill(out, n, NAN)
+    elif kind == HAS_POS_INF:
+        _split_inf(x, out, n, -log1p(<double>(_count_inf(x, n) - 1)), -INFINITY)
+    else:
+        # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is
+        # added back, and log1p keeps the max entry accurate when T is tiny.
+        lse = log1p(_sum_others(x, NULL, n, m, False))
+        for i in range(n):
+            d = x[i] - m
+            e = two_sum_err(x[i], -m, d)
+            e = 0.0 if e != e else e            # d = -inf: no correction
+            out[i] = (d - lse) + e
+
+
+cdef void softmax_jacobian(const double* x,  # IN
+                           double* out,      # OUT, n * n
+                           Py_ssize_t n) noexcept nogil:
+    # s is computed into the last row and read from there; that row is rewritten last,
+    # each entry read before it is overwritten.
+    cdef double m = 0.0, others = 0.0, si, one_minus_max
+    cdef Py_ssize_t i, j, ties = 0
+    cdef double* s
+    cdef SliceKind kind
+    if n == 0:
+        return
+    s = out + (n - 1) * n
+    kind = _softmax_into(x, s, n, &m, &others)
+    # 1 - s_i for the max entry is T / (1 + T), free of cancellation when s_i ~ 1 (a tie
+    # gives s_i <= 1/2, where 1 - s_i is exact anyway).
+    one_minus_max = others / (1.0 + others)
+    for i in range(n):
+        ties += kind == FINITE_MAX and x[i] == m
+    for i in range(n - 1):
+        si = s[i]
+        for j in range(n):
+            out[i * n + j] = -si * s[j]
+        out[i * n + i] = si * (one_minus_max if ties == 1 and x[i] == m else 1.0 - si)
+    si = s[n - 1]
+    for j in range(n - 1):
+        s[j] = -si * s[j]
+    s[n - 1] = si * (one_minus_max if ties == 1 and x[n - 1] == m else 1.0 - si)
+
+
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
+                        double* low) noexcept nogil:
+    # Compensated dot product (Ogita-Rump-Oishi Dot2) over lanes: exact products
+    # (two_prod_err), compensated sums; returned as a double-double hi + low[0].
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double p
+    cdef Py_ssize_t k, j, i
+    for j in range(LANES):
+        s[j] = 0.0
+        c[j] = 0.0
+    for k in range(n // LANES):
+        for j in range(LANES):
+            i = k * LANES + j
+            p = a[i] * b[i]
+            c[j] += two_prod_err(a[i], b[i], p)
+            _lane_add(&s[j], &c[j], p)
+    for i in range(n - n % LANES, n):
+        p = a[i] * b[i]
+        c[0] += two_prod_err(a[i], b[i], p)
+        _lane_add(&s[0], &c[0], p)
+    return _combine(s, c, low)
+
+
+cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double low
+    cdef Py_ssize_t k, j, i
+    for j in range(LANES):
+        s[j] = 0.0
+        c[j] = 0.0
+    for k in range(n // LANES):
+        for j in range(LANES):
+            _lane_add(&s[j], &c[j], a[k * LANES + j])
+    for i in range(n - n % LANES, n):
+        _lane_add(&s[0], &c[0], a[i])
+    return _combine(s, c, &low)
+
+
+cdef void softmax_backward(const double* grad_output,  # IN
+                           const double* output,       # IN
+                           double* out,                # OUT
+                           Py_ssize_t n) noexcept nogil:
+    # g_i - dot cancels when g_i is close to the dot product: subtracting its high part
+    # first (exact there, by Sterbenz) and then its low part keeps the difference accurate.
+    cdef Py_ssize_t i
+    cdef double low
+    cdef double dot = _dot(grad_output, output, n, &low)
+    for i in range(n):
+        out[i] = output[i] * ((grad_output[i] - dot) - low)
+
+
+cdef void log_softmax_backward(const double* grad_output,  # IN
+                               const double* output,       # IN
+                               double* out,                # OUT
+                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double total = _sum(grad_output, n)
+    for i in range(n):
+        out[i] = grad_output[i] - vexp(output[i]) * total
+
+
+# ---------------------------------------------------------------- export
+
+cdef extern from *:
+    """
+    #ifndef FASTACT_FLAGS
+    #define FASTACT_FLAGS ""
+    #endif
+    """
+    const char* FASTACT_FLAGS
+
+cdef KernelTable _TABLE
+_TABLE.sigmoid = sigmoid
+_TABLE.tanh = tanh
+_TABLE.relu = relu
+_TABLE.leaky_relu = leaky_relu
+_TABLE.sigmoid_derivative = sigmoid_derivative
+_TABLE.tanh_derivative = tanh_derivative
+_TABLE.relu_derivative = relu_derivative
+_TABLE.leaky_relu_derivative = leaky_relu_derivative
+_TABLE.sigmoid_backward = sigmoid_backward
+_TABLE.tanh_backward = tanh_backward
+_TABLE.relu_backward = relu_backward
+_TABLE.leaky_relu_backward = leaky_relu_backward
+_TABLE.softmax = softmax
+_TABLE.log_softmax = log_softmax
+_TABLE.softmax_jacobian = softmax_jacobian
+_TABLE.softmax_backward = softmax_backward
+_TABLE.log_softmax_backward = log_softmax_backward
+
+table = PyCapsule_New(<void*>&_TABLE, b"fastact.KernelTable", NULL)
+flags = FASTACT_FLAGS.decode()      # the compiler flags this variant was built with

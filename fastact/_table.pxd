@@ -1,0 +1,27 @@
+# The table of kernels that each instruction-set variant (_kernels_<isa>.pyx) fills and
+# kernels.pyx dispatches to. One entry per public kernel, same signatures as kernels.pxd.
+
+ctypedef void (*unary_k)(const double*, double*, Py_ssize_t) noexcept nogil
+ctypedef void (*unary_param_k)(const double*, double*, Py_ssize_t, double) noexcept nogil
+ctypedef void (*binary_k)(const double*, const double*, double*, Py_ssize_t) noexcept nogil
+ctypedef void (*binary_param_k)(const double*, const double*, double*, Py_ssize_t,
+                                double) noexcept nogil
+
+ctypedef struct KernelTable:
+    unary_k sigmoid
+    unary_k tanh
+    unary_k relu
+    unary_param_k leaky_relu
+    unary_k sigmoid_derivative
+    unary_k tanh_derivative
+    unary_k relu_derivative
+    unary_param_k leaky_relu_derivative
+    binary_k sigmoid_backward
+    binary_k tanh_backward
+    binary_k relu_backward
+    binary_param_k leaky_relu_backward
+    unary_k softmax
+    unary_k log_softmax
+    unary_k softmax_jacobian
+    binary_k softmax_backward
+    binary_k log_softmax_backward

@@ -1,0 +1,128 @@
+"""CPU dispatch (every variant this machine runs, against the same bounds and each other)
+and threads (bit-identical results whatever the thread count)."""
+
+import os
+import subprocess
+import sys
+
+import mpmath
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import fastact as fa
+from fastact import kernels
+from _reference import MP, accuracy_points, max_ulp_error, mp_softmax_and_log
+
+VARIANTS = kernels.supported_variants()
+BOUNDS = {"sigmoid": 2, "tanh": 2, "sigmoid_derivative": 4, "tanh_derivative": 4}
+ELEMENTWISE = [fa.sigmoid, fa.tanh, fa.relu, fa.leaky_relu, fa.sigmoid_derivative,
+               fa.tanh_derivative, fa.relu_derivative, fa.leaky_relu_derivative]
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    before = kernels.variant
+    kernels._use_variant(request.param)
+    yield request.param
+    kernels._use_variant(before)
+
+
+@pytest.fixture
+def threads():
+    before = kernels._num_threads_setting()
+    yield
+    fa.set_num_threads(before)
+
+
+def test_best_variant_is_default():
+    if not os.environ.get("FASTACT_ISA"):
+        assert kernels.variant == VARIANTS[-1]
+    assert VARIANTS[0] == "baseline"
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_variant_accuracy(variant, name):
+    x = accuracy_points(seed=7, n=500)
+    exact = [MP[name](mpmath.mpf(float(v))) for v in x]
+    err, i = max_ulp_error(getattr(fa, name)(x), exact)
+    assert err <= BOUNDS[name], f"{variant} {name}: {err:.2f} ulp at x = {x[i]!r}"
+
+
+def test_variant_softmax_accuracy(variant):
+    rng = np.random.default_rng(8)
+    x = np.r_[30.0, rng.normal(scale=4, size=1500), -500 + rng.normal(size=100)]
+    s_exact, l_exact = mp_softmax_and_log(x)
+    assert max_ulp_error(fa.softmax(x), s_exact)[0] <= 4
+    assert max_ulp_error(fa.log_softmax(x), l_exact)[0] <= 4
+
+
+def test_variants_agree():
+    x = np.concatenate([np.linspace(-750, 750, 20001), accuracy_points(seed=9, n=300)])
+    rows = np.random.default_rng(10).normal(scale=5, size=(20, 300))
+    results = {}
+    before = kernels.variant
+    try:
+        for v in VARIANTS:
+            kernels._use_variant(v)
+            results[v] = [f(x) for f in ELEMENTWISE] + [fa.softmax(rows), fa.log_softmax(rows)]
+    finally:
+        kernels._use_variant(before)
+    base = results["baseline"]
+    for v, got in results.items():
+        for a, b in zip(got, base):
+            # variants differ only by fused multiply-adds: within 2 ulp of each other
+            np.testing.assert_array_max_ulp(a, b, maxulp=2)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+def test_results_do_not_depend_on_threads(threads, nthreads):
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-30, 30, 300_001)        # above the threading threshold, odd length
+    g = rng.normal(size=x.shape)
+    rows = rng.normal(scale=4, size=(600, 500))
+    fa.set_num_threads(1)
+    want = [f(x) for f in ELEMENTWISE] + [fa.sigmoid_backward(g, fa.sigmoid(x)),
+                                          fa.softmax(rows), fa.log_softmax(rows),
+                                          fa.softmax_backward(rows, fa.softmax(rows))]
+    fa.set_num_threads(nthreads)
+    got = [f(x) for f in ELEMENTWISE] + [fa.sigmoid_backward(g, fa.sigmoid(x)),
+                                         fa.softmax(rows), fa.log_softmax(rows),
+                                         fa.softmax_backward(rows, fa.softmax(rows))]
+    for a, b in zip(got, want):
+        assert_array_equal(a, b)
+
+
+def test_set_num_threads(threads):
+    fa.set_num_threads(1)
+    assert fa.get_num_threads() == 1
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        fa.set_num_threads(0)
+    fa.set_num_threads(64)
+    assert 1 <= fa.get_num_threads() <= 64
+
+
+def _run(code, **env):
+    full = dict(os.environ, **env)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full, cwd=os.path.dirname(__file__))
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_environment_variables():
+    out = _run("import fastact; print(fastact.kernels.variant, fastact.get_num_threads())",
+               FASTACT_ISA="baseline", FASTACT_NUM_THREADS="1").stdout.split()
+    assert out == ["baseline", "1"]
+    proc = _run("import fastact; print(fastact.kernels.variant)", FASTACT_ISA="sse9")
+    assert proc.stdout.strip() == VARIANTS[-1]
+    assert "FASTACT_ISA='sse9' is not one of" in proc.stderr
+
+
+def test_show_config(capsys):
+    fa.show_config()
+    text = capsys.readouterr().out
+    assert f"kernel variant: {kernels.variant}" in text
+    for v in VARIANTS:
+        assert v in text
+    assert "threads:" in text
