@@ -69,7 +69,7 @@ setup(
         + [
             ext("kernels", openmp=True),
             ext("_ufuncs", numpy=True),
-            ext("_rows"),
+            ext("_rows", numpy=True),
         ],
         compiler_directives=directives,
     ),
