@@ -25,12 +25,25 @@ def main(argv=None):
                        help="interleaved timing rounds; the minimum is reported (default 5)")
     bench.add_argument("--quick", action="store_true",
                        help="sizes 1e3,1e5 and 3 rounds: a few seconds")
+    bench.add_argument("--threads", type=int, default=None,
+                       help="threads per fastact call (default: fastact.get_num_threads())")
+    bench.add_argument("--peers", action="store_true",
+                       help="instead: fastact vs best NumPy, SciPy, PyTorch and JAX "
+                            "(those importable), one thread, 1e6 elements")
     args = parser.parse_args(argv)
 
     unknown = sorted(set(args.functions) - set(fastact.__all__))
     if unknown:
         parser.error(f"unknown function(s): {', '.join(unknown)}; "
                      f"choose from {', '.join(fastact.__all__)}")
+    if args.threads is not None:
+        fastact.set_num_threads(args.threads)
+    if args.peers:
+        from fastact import _peers
+
+        wanted = [f for f in args.functions if f in _peers.FUNCTIONS]
+        _peers.run(wanted, repeats=args.repeats)
+        return 0
     from fastact import _bench
 
     if args.quick:

@@ -176,9 +176,10 @@ def run(functions, sizes, repeats=5, seed=0, write=print):
     """Measure and print; returns the rows as dicts."""
     rng = np.random.default_rng(seed)
     rows = []
-    write(f"fastact {fa.__version__} vs the article's NumPy formulas (numpy {np.__version__}); "
-          "ns per input element, min of interleaved samples; ulp: max error against "
-          "mpmath (128-bit) on a sample with tails.")
+    from fastact import kernels
+    write(f"fastact {fa.__version__} ({kernels.variant}, {fa.get_num_threads()} threads) vs the "
+          f"article's NumPy formulas (numpy {np.__version__}); ns per input element, min of "
+          "interleaved samples; ulp: max error against mpmath (128-bit) on a sample with tails.")
     header = (f"{'function':<22} {'size':>9} {'fastact':>9} {'numpy':>9} {'speedup':>8} "
               f"{'ulp fastact':>12} {'ulp numpy':>10}  numpy formula")
     write(header)

@@ -37,3 +37,16 @@ def test_bench_ulp_measure():
         sample = _bench.accuracy_inputs(name, rng)
         hi, lo = _bench.exact(name, sample)
         assert _bench.max_ulp(getattr(_bench.fa, name)(*sample), hi, lo) <= bound
+
+
+def test_bench_peers_runs_with_whatever_is_installed(capsys):
+    from fastact import _peers
+
+    before = _bench.fa.get_num_threads()
+    try:
+        rows = _peers.run(["sigmoid", "softmax"], size=2000, repeats=1)
+    finally:
+        _bench.fa.set_num_threads(before)
+    assert [r["function"] for r in rows] == ["sigmoid", "softmax"]
+    assert all(r["fastact"] > 0 and r["numpy"] > 0 for r in rows)
+    assert "torch" in capsys.readouterr().out
