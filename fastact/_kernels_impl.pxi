@@ -201,39 +201,31 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
                                bint store) noexcept nogil:
     # T = sum of exp(x[i] - m) over all entries but one maximal one, so that the whole
     # sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay accurate.
-    # Entries equal to m contribute exactly 1 each and are counted instead of summed.
-    # Writes every term to out when `store`.
+    # A maximal entry contributes exactly exp(0) = 1, and the compensated sum is a
+    # double-double hi + low, so T = (hi - 1) + low loses nothing (hi - 1 is exact for
+    # hi < 2, by Sterbenz). Writes every term to out when `store`.
     cdef double s[LANES]
     cdef double c[LANES]
-    cdef double ties[LANES]
     cdef double e, low, hi
-    cdef bint is_max
     cdef Py_ssize_t b, j, i
     for j in range(LANES):
         s[j] = 0.0
         c[j] = 0.0
-        ties[j] = 0.0
     for b in range(n // LANES):
         for j in range(LANES):
             i = b * LANES + j
             e = exp_shifted(x[i], m)
             if store:
                 out[i] = e
-            is_max = x[i] == m
-            ties[j] += 1.0 if is_max else 0.0
-            _lane_add(&s[j], &c[j], 0.0 if is_max else e)
+            _lane_add(&s[j], &c[j], e)
     for i in range(n - n % LANES, n):
         e = exp_shifted(x[i], m)
         if store:
             out[i] = e
-        is_max = x[i] == m
-        ties[0] += 1.0 if is_max else 0.0
-        _lane_add(&s[0], &c[0], 0.0 if is_max else e)
-    for j in range(1, LANES):
-        ties[0] += ties[j]
+        _lane_add(&s[0], &c[0], e)
     hi = _combine(s, c, &low)
-    e = (ties[0] - 1.0) + hi        # ties are few: exact
-    return e + (low + two_sum_err(ties[0] - 1.0, hi, e))
+    e = hi - 1.0
+    return e + (low + two_sum_err(hi, -1.0, e))
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
