@@ -1,5 +1,6 @@
 """`python -m fastact bench --peers`: fastact against the best plain NumPy and, where they
-are importable, SciPy, PyTorch (CPU) and JAX (jit, x64), on one thread, float64.
+are importable, SciPy, PyTorch (CPU) and JAX (jit, x64), on one thread, float64: time per
+element, and max ulp error against mpmath on the sample with tails that bench uses.
 
 None of these is a dependency of fastact; a missing one is a '-' column.
 """
@@ -11,7 +12,7 @@ import os
 import numpy as np
 
 import fastact as fa
-from fastact._bench import time_interleaved
+from fastact._bench import accuracy_inputs, exact, max_ulp, time_interleaved
 
 FUNCTIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax",
              "sigmoid_derivative", "tanh_derivative"]
@@ -108,19 +109,29 @@ def run(functions=None, size=1_000_000, repeats=5, seed=0, write=print):
     write(f"fastact ({kernels.variant}, 1 thread) vs the best NumPy, SciPy, PyTorch (1 thread) "
           f"and JAX (jit, x64, 1 thread) on {size} float64 elements, fresh output; "
           "ns per element, min of interleaved rounds; '-' = not importable or no such op.")
-    header = (f"{'function':<20} {'fastact':>8} {'numpy':>8} {'scipy':>8} {'torch':>8} "
-              f"{'jax':>8}  numpy code")
+    cols = ("fastact", "numpy", "scipy", "torch", "jax")
+    header = f"{'function':<20} " + " ".join(f"{c:>8}" for c in cols) + "  numpy code"
     write(header)
     write("-" * len(header))
     rows = []
+    rng = np.random.default_rng(seed + 1)
     for name in functions:
         impls = {"fastact": getattr(fa, name), "numpy": NUMPY_BEST[name][0]}
         impls.update({peer: ops[name] for peer, ops in peers.items() if name in ops})
         with np.errstate(all="ignore"):
             times = time_interleaved(list(impls.values()), (x,), repeats)
         ns = dict(zip(impls, (t / size * 1e9 for t in times)))
-        rows.append({"function": name, **ns})
-        cells = " ".join(f"{ns[k]:>8.2f}" if k in ns else f"{'-':>8}"
-                         for k in ("fastact", "numpy", "scipy", "torch", "jax"))
+        sample = accuracy_inputs(name, rng)
+        hi, lo = exact(name, sample)
+        with np.errstate(all="ignore"):
+            ulp = {k: max_ulp(np.asarray(f(*sample)), hi, lo) for k, f in impls.items()}
+        rows.append({"function": name, "ns": ns, "ulp": ulp})
+        cells = " ".join(f"{ns[k]:>8.2f}" if k in ns else f"{'-':>8}" for k in cols)
         write(f"{name:<20} {cells}  {NUMPY_BEST[name][1]}")
+    write("")
+    write("max ulp error on the sample with tails (x in [-800, 800], subnormal results):")
+    write(f"{'function':<20} " + " ".join(f"{c:>8}" for c in cols))
+    for row in rows:
+        write(f"{row['function']:<20} " + " ".join(
+            f"{row['ulp'][k]:>8.3g}" if k in row["ulp"] else f"{'-':>8}" for k in cols))
     return rows
