@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import fastact
@@ -27,9 +28,9 @@ def main(argv=None):
                        help="sizes 1e3,1e5 and 3 rounds: a few seconds")
     bench.add_argument("--threads", type=int, default=None,
                        help="threads per fastact call (default: fastact.get_num_threads())")
-    bench.add_argument("--peers", action="store_true",
-                       help="instead: fastact vs best NumPy, SciPy, PyTorch and JAX "
-                            "(those importable), one thread, 1e6 elements")
+    bench.add_argument("--json", action="store_true",
+                       help="print the measurements as JSON (the progress bar stays on "
+                            "stderr)")
     args = parser.parse_args(argv)
 
     unknown = sorted(set(args.functions) - set(fastact.__all__))
@@ -38,17 +39,15 @@ def main(argv=None):
                      f"choose from {', '.join(fastact.__all__)}")
     if args.threads is not None:
         fastact.set_num_threads(args.threads)
-    if args.peers:
-        from fastact import _peers
-
-        wanted = [f for f in args.functions if f in _peers.FUNCTIONS]
-        _peers.run(wanted, repeats=args.repeats)
-        return 0
     from fastact import _bench
 
     if args.quick:
         args.sizes, args.repeats = [1000, 100_000], 3
-    _bench.run(args.functions, args.sizes, repeats=args.repeats)
+    data = _bench.measure(args.functions, args.sizes, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(data, indent=1))
+    else:
+        _bench.report(data)
     return 0
 
 

@@ -1,19 +1,25 @@
-"""`python -m fastact bench`: fastact against the article's NumPy formulas.
+"""`python -m fastact bench`: fastact against NumPy (the article's formulas and the best
+plain NumPy) and, where importable, SciPy, PyTorch and JAX.
 
-For every function and size: time per element of both (the minimum over interleaved
-samples, so both see the same machine state), the speedup, and the max ulp error of
-both against mpmath (128-bit) on a sample with tails.
+For every function and size: time per element of each implementation (the minimum over
+rounds that time every implementation in turn, so all see the same machine state), the
+speedups, and per function the max ulp error of each against mpmath (128-bit) on a
+sample with tails.
 """
 
 from __future__ import annotations
 
+import platform
+import sys
 import time
 
 import mpmath
 import numpy as np
 
 import fastact as fa
-from fastact._baselines import BASELINES, PER_ELEMENT
+from fastact._impls import BEST, NAIVE, PER_ELEMENT, peers
+
+IMPLEMENTATIONS = ("fastact", "numpy_naive", "numpy_best", "scipy", "torch", "jax")
 
 ROW = 1000            # softmax-family slice length
 JAC_ROW = 10          # softmax_jacobian slice length (its output is n times larger)
@@ -172,47 +178,107 @@ def time_interleaved(funcs, args, repeats=5, target=0.002):
 # ---------------------------------------------------------------- report
 
 
-def run(functions, sizes, repeats=5, seed=0, write=print):
-    """Measure and print; returns the rows as dicts."""
-    rng = np.random.default_rng(seed)
-    rows = []
+def implementations(name):
+    """{implementation: callable} for `name`, the peers only where they have the op."""
+    impls = {"fastact": getattr(fa, name), "numpy_naive": NAIVE[name][0],
+             "numpy_best": BEST[name][0]}
+    for peer, ops in peers().items():
+        if name in ops:
+            impls[peer] = ops[name]
+    return impls
+
+
+def machine():
     from fastact import kernels
-    write(f"fastact {fa.__version__} ({kernels.variant}, {fa.get_num_threads()} threads) vs the "
-          f"article's NumPy formulas (numpy {np.__version__}); ns per input element, min of "
-          "interleaved samples; ulp: max error against mpmath (128-bit) on a sample with tails.")
-    header = (f"{'function':<22} {'size':>9} {'fastact':>9} {'numpy':>9} {'speedup':>8} "
-              f"{'ulp fastact':>12} {'ulp numpy':>10}  numpy formula")
-    write(header)
-    write("-" * len(header))
-    for name in functions:
-        ours = getattr(fa, name)
-        theirs, formula = BASELINES[name]
-        sample = accuracy_inputs(name, rng)
-        hi, lo = exact(name, sample)
-        with np.errstate(all="ignore"):
-            ulp_ours = max_ulp(ours(*sample), hi, lo)
-            ulp_theirs = max_ulp(theirs(*sample), hi, lo)
-        for k, size in enumerate(sizes):
-            args = make_inputs(name, size, rng)
-            n_el = args[0].size
-            row = {"function": name, "size": n_el, "formula": formula,
-                   "ulp_fastact": ulp_ours, "ulp_numpy": ulp_theirs}
-            with np.errstate(all="ignore"):
-                if name in PER_ELEMENT and n_el > PER_ELEMENT_MAX:
-                    (t_ours,), t_theirs = time_interleaved([ours], args, repeats), np.nan
-                else:
-                    t_ours, t_theirs = time_interleaved([ours, theirs], args, repeats)
-            row["ns_fastact"] = t_ours / n_el * 1e9
-            row["ns_numpy"] = t_theirs / n_el * 1e9
-            row["speedup"] = t_theirs / t_ours
-            rows.append(row)
-            write(f"{name if k == 0 else '':<22} {n_el:>9} {row['ns_fastact']:>9.2f} "
-                  f"{_fmt(row['ns_numpy'], '.2f'):>9} {_fmt(row['speedup'], '.1f', 'x'):>8} "
-                  f"{_fmt(ulp_ours, '.3g') if k == 0 else '':>12} "
-                  f"{_fmt(ulp_theirs, '.3g') if k == 0 else '':>10}  {formula if k == 0 else ''}")
-    write(f"np.vectorize baselines are timed up to {PER_ELEMENT_MAX} elements ('-' above). "
-          f"softmax-family rows have {ROW} entries, softmax_jacobian rows {JAC_ROW}.")
-    return rows
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu": _cpu_name(), "fastact": fa.__version__, "variant": kernels.variant,
+            "threads": fa.get_num_threads(), "numpy": np.__version__}
+    for mod in ("scipy", "torch", "jax"):
+        if mod in sys.modules:
+            info[mod] = getattr(sys.modules[mod], "__version__", "?")
+    return info
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure(functions, sizes, repeats=5, seed=0, progress=True):
+    """Time and check every function; returns a JSON-ready dict."""
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    results = []
+    with np.errstate(all="ignore"), tqdm(total=len(functions) * len(sizes), unit="case",
+                                        disable=None if progress else True,
+                                        file=sys.stderr) as bar:
+        for name in functions:
+            impls = implementations(name)
+            sample = accuracy_inputs(name, rng)
+            hi, lo = exact(name, sample)
+            ulp = {k: max_ulp(np.asarray(f(*sample)), hi, lo) for k, f in impls.items()}
+            for size in sizes:
+                bar.set_postfix_str(f"{name} {size:g}")
+                args = make_inputs(name, size, rng)
+                n_el = args[0].size
+                timed = {k: f for k, f in impls.items()
+                         if not (k == "numpy_naive" and name in PER_ELEMENT
+                                 and n_el > PER_ELEMENT_MAX)}
+                times = time_interleaved(list(timed.values()), args, repeats)
+                ns = {k: t / n_el * 1e9 for k, t in zip(timed, times)}
+                results.append({
+                    "function": name, "size": n_el, "shape": list(args[0].shape),
+                    "ns_per_element": ns,
+                    "speedup": {k: v / ns["fastact"] for k, v in ns.items() if k != "fastact"},
+                    "max_ulp": ulp,
+                    "code": {"numpy_naive": NAIVE[name][1], "numpy_best": BEST[name][1]},
+                })
+                bar.update()
+    return {"machine": machine(), "repeats": repeats, "results": results}
+
+
+def report(data, write=print):
+    m = data["machine"]
+    write(f"fastact {m['fastact']} ({m['variant']}, {m['threads']} threads), numpy "
+          f"{m['numpy']}" + "".join(f", {k} {m[k]}" for k in ("scipy", "torch", "jax")
+                                      if k in m) + f" on {m['cpu']}")
+    write("ns per element (min of interleaved rounds); speedup = their time / fastact's; "
+          "max ulp against mpmath on a sample with tails; '-' = not available.")
+    by_function = {}
+    for r in data["results"]:
+        by_function.setdefault(r["function"], []).append(r)
+    for name, rows in by_function.items():
+        cols = [k for k in IMPLEMENTATIONS if k in rows[0]["max_ulp"]]
+        code = rows[0]["code"]
+        write("")
+        write(f"{name}   naive: {code['numpy_naive']}   best: {code['numpy_best']}")
+        write(f"{'size':>10} " + " ".join(f"{c:>11}" for c in cols)
+              + f" {'x naive':>8} {'x best':>7}")
+        for r in rows:
+            ns = r["ns_per_element"]
+            cells = " ".join(f"{ns[c]:>11.2f}" if c in ns else f"{'-':>11}" for c in cols)
+            sp = r["speedup"]
+            write(f"{r['size']:>10} {cells} {_fmt(sp.get('numpy_naive'), '.1f', 'x'):>8} "
+                  f"{_fmt(sp.get('numpy_best'), '.1f', 'x'):>7}")
+        write(f"{'max ulp':>10} " + " ".join(f"{rows[0]['max_ulp'][c]:>11.3g}" for c in cols))
+    write("")
+    write(f"np.vectorize baselines are timed up to {PER_ELEMENT_MAX} elements. Softmax-family "
+          f"rows have up to {ROW} entries, softmax_jacobian rows {JAC_ROW}; PyTorch and JAX "
+          "run one thread.")
+
+
+def run(functions, sizes, repeats=5, seed=0, write=print):
+    """Measure and print the report; returns the data."""
+    data = measure(functions, sizes, repeats, seed)
+    report(data, write)
+    return data
 
 
 def _fmt(v, spec, suffix=""):
