@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastact bench [options]``."""
+"""Command line: ``python -m fastact bench [options]`` and ``python -m fastact plot [options]``."""
 
 from __future__ import annotations
 
@@ -31,8 +31,39 @@ def main(argv=None):
     bench.add_argument("--json", action="store_true",
                        help="print the measurements as JSON (the progress bar stays on "
                             "stderr)")
+    plot = sub.add_parser("plot", help="draw every activation, its derivative and softmax")
+    plot.add_argument("--out", default="fastact-plots", help="folder for the PNGs")
+    plot.add_argument("--bench", nargs="?", const="-", default=None, metavar="JSON",
+                      help="also a speedup bar chart: from a `bench --json` file, or "
+                           "from a quick bench run when no file is given")
     args = parser.parse_args(argv)
+    if args.command == "plot":
+        return _plot(args)
 
+    return _bench_command(parser, args)
+
+
+def _plot(args):
+    from fastact import _plot
+
+    bench = None
+    try:
+        _plot._pyplot()                 # fail early, before a bench run
+        if args.bench == "-":
+            from fastact import _bench
+            bench = _bench.measure(fastact.__all__, [1000, 100_000], repeats=3)
+        elif args.bench:
+            bench = _plot.load_bench(args.bench)
+        paths = _plot.render(args.out, bench)
+    except _plot.MissingMatplotlib as e:
+        print(f"python -m fastact plot: {e}", file=sys.stderr)
+        return 1
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _bench_command(parser, args):
     unknown = sorted(set(args.functions) - set(fastact.__all__))
     if unknown:
         parser.error(f"unknown function(s): {', '.join(unknown)}; "
