@@ -73,7 +73,8 @@ def _fast_path(inputs, axis, out, jacobian):
         if (type(v) is not np.ndarray or v.dtype != np.float64 or not v.flags.c_contiguous
                 or v.shape != first.shape):
             return None
-    if first.ndim == 0 or first.size == 0 or axis not in (-1, first.ndim - 1):
+    if (first.ndim == 0 or first.size == 0 or type(axis) is not int
+            or axis not in (-1, first.ndim - 1)):
         return None
     return [v for _, v in inputs]
 

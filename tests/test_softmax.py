@@ -204,6 +204,8 @@ def test_errors_leave_out_untouched(func):
         func(x, axis=(1, 1), out=out)
     with pytest.raises(TypeError):
         func(x, axis=1.5, out=out)
+    with pytest.raises(TypeError, match="not bool"):
+        func(x, axis=True)
     with pytest.raises(TypeError, match="unsupported dtype complex128"):
         func(np.array([[1j]]), out=out)
     assert_array_equal(out, 7.0)
