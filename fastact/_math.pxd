@@ -132,6 +132,20 @@ cdef inline double _scale(double p, double k) noexcept nogil:
     return (p * _pow2(k1)) * _pow2(k - k1)
 
 
+cdef inline double _scale_low(double p, double k) noexcept nogil:
+    # p * 2^k for k <= 2 (results below 4 * 1.42): 2^(k + 64) is a normal number down to
+    # k = -1086, and the final product with 2^-64 rounds a subnormal result once.
+    return (p * _pow2(k + 64.0)) * 5.421010862427522e-20
+
+
+cdef inline double vexp_neg(double x) noexcept nogil:
+    # e^x for x <= 0 (or NaN): vexp without the overflow side, one scale step cheaper.
+    cdef double k, p
+    x = _EXP_MIN if x < _EXP_MIN else x
+    p = _exp_reduce(x, &k)
+    return _scale_low(p, k)
+
+
 cdef inline double vexp(double x) noexcept nogil:
     # e^x, within ~0.6 ulp, subnormal results included; 0 below -745.14, inf above
     # 709.78 (the clamps keep k in range; NaN passes through them).
@@ -166,7 +180,7 @@ cdef inline double _tanh_small(double a) noexcept nogil:
 cdef inline double f_sigmoid(double x) noexcept nogil:
     # t = e^-|x| never overflows; for x < 0, sigma(x) = t / (1 + t) keeps subnormal
     # results (x in [-745, -709]) exact to the rounding of exp itself.
-    cdef double t = vexp(-fabs(x))
+    cdef double t = vexp_neg(-fabs(x))
     cdef double num = t if x < 0.0 else 1.0
     return num / (1.0 + t)
 
@@ -175,7 +189,7 @@ cdef inline double f_tanh(double x) noexcept nogil:
     # |x| <= 0.625: odd polynomial (full relative accuracy near 0). Beyond:
     # (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
     cdef double a = fabs(x)
-    cdef double t = vexp(-2.0 * a)
+    cdef double t = vexp_neg(-2.0 * a)
     cdef double r = _tanh_small(a) if a <= _TANH_SMALL else (1.0 - t) / (1.0 + t)
     return copysign(r, x)
 
@@ -192,7 +206,7 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
 cdef inline double d_sigmoid(double x) noexcept nogil:
     # sigma'(x) = t / (1 + t)^2 with t = e^-|x|: no 1 - sigma cancellation, so the
     # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy.
-    cdef double t = vexp(-fabs(x))
+    cdef double t = vexp_neg(-fabs(x))
     cdef double u = 1.0 + t
     cdef double r = t / (u * u)
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
@@ -205,9 +219,9 @@ cdef inline double d_tanh(double x) noexcept nogil:
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
     p = _exp_reduce(a, &k)
-    t = _scale(p, k)
+    t = _scale_low(p, k)
     u = 1.0 + t
-    r = _scale(p, k + 2.0) / (u * u)
+    r = _scale_low(p, k + 2.0) / (u * u)
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
 
@@ -284,6 +298,6 @@ cdef inline double exp_shifted(double x, double m) noexcept nogil:
     # x - m = d + e exactly, and exp(d + e) = exp(d) (1 + e) to first order.
     cdef double d = x - m
     cdef double e = two_sum_err(x, -m, d)
-    cdef double v = vexp(d)
+    cdef double v = vexp_neg(d)
     e = e if d > _EXP_MIN else 0.0      # d = -inf: e is NaN, and v is 0 anyway
     return v + v * e
