@@ -300,6 +300,100 @@ cdef void log_softmax(const double* x,  # IN
             out[i] = (d - lse) + e
 
 
+# ---------------------------------------------------------------- softmax over columns
+#
+# Softmax over a non-last axis of a C-contiguous array, without transposing it: an n x w
+# block whose rows are `stride` apart is normalised column by column, the passes running
+# along rows so that the inner loops (over up to COLS columns) vectorize. Special columns
+# are mapped onto the ordinary path: a NaN (or an all -inf column) gives max NaN, hence
+# NaN everywhere; a column holding +inf is read as 0 where +inf and -inf elsewhere, which
+# shares the mass equally among its +inf entries.
+
+cdef enum:
+    COLS = 256
+
+
+cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
+                             Py_ssize_t stride, bint log) noexcept nogil:
+    cdef double mx[COLS]
+    cdef double odd[COLS]
+    cdef double pinf[COLS]
+    cdef double s[COLS]
+    cdef double c[COLS]
+    cdef Py_ssize_t i, j
+    cdef const double* row
+    cdef double* orow
+    cdef double v, e, d, hi, t
+    for j in range(w):
+        mx[j] = -INFINITY
+        odd[j] = 0.0
+        pinf[j] = 0.0
+        s[j] = 0.0
+        c[j] = 0.0
+    for i in range(n):
+        row = x + i * stride
+        for j in range(w):
+            v = row[j]
+            mx[j] = v if v > mx[j] else mx[j]
+            odd[j] += v - v
+    for j in range(w):
+        if odd[j] != odd[j]:            # a NaN or an infinity in this column: look closer
+            for i in range(n):
+                if x[i * stride + j] != x[i * stride + j]:
+                    mx[j] = NAN
+                    break
+            if mx[j] == INFINITY:
+                pinf[j] = 1.0
+                mx[j] = 0.0
+    for i in range(n):
+        row = x + i * stride
+        orow = out + i * stride
+        for j in range(w):
+            v = row[j]
+            v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
+            e = exp_shifted(v, mx[j])
+            if not log:
+                orow[j] = e
+            _lane_add(&s[j], &c[j], e)
+    for j in range(w):
+        # T = (hi - 1) + lo, as in _sum_others; then the normaliser 1 + T or log1p(T).
+        hi = s[j]
+        t = hi - 1.0
+        t = t + (c[j] + two_sum_err(hi, -1.0, t))
+        s[j] = log1p(t) if log else 1.0 + t
+    for i in range(n):
+        row = x + i * stride
+        orow = out + i * stride
+        for j in range(w):
+            if log:
+                v = row[j]
+                v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
+                d = v - mx[j]
+                e = two_sum_err(v, -mx[j], d)
+                e = 0.0 if e != e else e
+                orow[j] = (d - s[j]) + e
+            else:
+                orow[j] = orow[j] / s[j]
+
+
+cdef void softmax_cols(const double* x,  # IN
+                       double* out,      # OUT
+                       Py_ssize_t n, Py_ssize_t w, Py_ssize_t stride) noexcept nogil:
+    cdef Py_ssize_t j0 = 0
+    while j0 < w:
+        _cols_block(x + j0, out + j0, n, min(<Py_ssize_t>COLS, w - j0), stride, False)
+        j0 += COLS
+
+
+cdef void log_softmax_cols(const double* x,  # IN
+                           double* out,      # OUT
+                           Py_ssize_t n, Py_ssize_t w, Py_ssize_t stride) noexcept nogil:
+    cdef Py_ssize_t j0 = 0
+    while j0 < w:
+        _cols_block(x + j0, out + j0, n, min(<Py_ssize_t>COLS, w - j0), stride, True)
+        j0 += COLS
+
+
 cdef void softmax_jacobian(const double* x,  # IN
                            double* out,      # OUT, n * n
                            Py_ssize_t n) noexcept nogil:
@@ -420,6 +514,8 @@ _TABLE.log_softmax = log_softmax
 _TABLE.softmax_jacobian = softmax_jacobian
 _TABLE.softmax_backward = softmax_backward
 _TABLE.log_softmax_backward = log_softmax_backward
+_TABLE.softmax_cols = softmax_cols
+_TABLE.log_softmax_cols = log_softmax_cols
 
 table = PyCapsule_New(<void*>&_TABLE, b"fastact.KernelTable", NULL)
 flags = FASTACT_FLAGS.decode()      # the compiler flags this variant was built with

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""Batch drivers for the softmax family: hand C-contiguous (rows, n) float64 arrays to the
-row kernels of kernels.pyx (which split large batches across threads), without the GIL.
+"""Batch drivers for the softmax family: hand C-contiguous float64 arrays to the row (and
+column) kernels of kernels.pyx, which split large batches across threads, without the GIL.
 
 Design: the Python layer (_softmax.py) has already moved the normalised axes last, made
 the rows contiguous, allocated `out` and checked shapes; these functions check the layout
@@ -61,3 +61,19 @@ def log_softmax_backward(cnp.ndarray g, cnp.ndarray y, cnp.ndarray out, Py_ssize
     cdef double* po = _ptr(out, rows * n)
     with nogil:
         kernels.log_softmax_backward_rows(pg, py, po, rows, n)
+
+
+def softmax_cols(cnp.ndarray x, cnp.ndarray out, Py_ssize_t outer, Py_ssize_t n,
+                 Py_ssize_t m):
+    cdef const double* px = _ptr(x, outer * n * m)
+    cdef double* po = _ptr(out, outer * n * m)
+    with nogil:
+        kernels.softmax_cols(px, po, outer, n, m)
+
+
+def log_softmax_cols(cnp.ndarray x, cnp.ndarray out, Py_ssize_t outer, Py_ssize_t n,
+                     Py_ssize_t m):
+    cdef const double* px = _ptr(x, outer * n * m)
+    cdef double* po = _ptr(out, outer * n * m)
+    with nogil:
+        kernels.log_softmax_cols(px, po, outer, n, m)

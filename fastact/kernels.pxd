@@ -54,3 +54,10 @@ cdef void softmax_backward_rows(const double* grad_output, const double* output,
                                 Py_ssize_t rows, Py_ssize_t n) noexcept nogil
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+
+# Over a non-last axis without transposing: `outer` blocks of n rows x m columns
+# (C-contiguous, block b at offset b * n * m); each column of each block is one slice.
+cdef void softmax_cols(const double* x, double* out, Py_ssize_t outer, Py_ssize_t n,
+                       Py_ssize_t m) noexcept nogil
+cdef void log_softmax_cols(const double* x, double* out, Py_ssize_t outer, Py_ssize_t n,
+                           Py_ssize_t m) noexcept nogil

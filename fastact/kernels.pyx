@@ -17,7 +17,9 @@ import warnings
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
 
-from fastact._table cimport KernelTable, unary_k, unary_param_k, binary_k, binary_param_k
+from fastact._table cimport (
+    KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, cols_k,
+)
 
 cdef extern from *:
     """
@@ -362,3 +364,34 @@ cdef void softmax_backward_rows(const double* grad_output, const double* output,
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     _rows2(T.log_softmax_backward, grad_output, output, out, rows, n)
+
+
+cdef inline void _cols(cols_k k, const double* x, double* out, Py_ssize_t outer,
+                       Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    # Work items: (block, column piece); whole columns per item, so results do not
+    # depend on the thread count.
+    cdef int nt
+    cdef Py_ssize_t pieces, per, item, b, j0
+    if n == 0 or m == 0:
+        return
+    nt = _team(outer * n * m)
+    if nt == 1:
+        for b in range(outer):
+            k(x + b * n * m, out + b * n * m, n, m, m)
+        return
+    per = _piece(m, nt) if outer < nt else m
+    pieces = (m + per - 1) // per
+    for item in prange(outer * pieces, num_threads=nt, schedule="static"):
+        b = item // pieces
+        j0 = (item % pieces) * per
+        k(x + b * n * m + j0, out + b * n * m + j0, n, min(per, m - j0), m)
+    fastact_end_team()
+
+
+cdef void softmax_cols(const double* x, double* out, Py_ssize_t outer, Py_ssize_t n,
+                       Py_ssize_t m) noexcept nogil:
+    _cols(T.softmax_cols, x, out, outer, n, m)
+
+cdef void log_softmax_cols(const double* x, double* out, Py_ssize_t outer, Py_ssize_t n,
+                           Py_ssize_t m) noexcept nogil:
+    _cols(T.log_softmax_cols, x, out, outer, n, m)

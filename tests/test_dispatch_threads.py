@@ -82,13 +82,14 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
     g = rng.normal(size=x.shape)
     rows = rng.normal(scale=4, size=(600, 500))
     fa.set_num_threads(1)
-    want = [f(x) for f in ELEMENTWISE] + [fa.sigmoid_backward(g, fa.sigmoid(x)),
-                                          fa.softmax(rows), fa.log_softmax(rows),
-                                          fa.softmax_backward(rows, fa.softmax(rows))]
+    def run():
+        return [f(x) for f in ELEMENTWISE] + [
+            fa.sigmoid_backward(g, fa.sigmoid(x)), fa.softmax(rows), fa.log_softmax(rows),
+            fa.softmax_backward(rows, fa.softmax(rows)), fa.softmax(rows, axis=0),
+            fa.log_softmax(rows[None], axis=1)]
+    want = run()
     fa.set_num_threads(nthreads)
-    got = [f(x) for f in ELEMENTWISE] + [fa.sigmoid_backward(g, fa.sigmoid(x)),
-                                         fa.softmax(rows), fa.log_softmax(rows),
-                                         fa.softmax_backward(rows, fa.softmax(rows))]
+    got = run()
     for a, b in zip(got, want):
         assert_array_equal(a, b)
 

@@ -7,7 +7,9 @@ from numpy.exceptions import AxisError
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastact as fa
-from _reference import np_log_softmax, np_softmax, np_softmax_jacobian
+from _reference import (
+    max_ulp_error, mp_softmax_and_log, np_log_softmax, np_softmax, np_softmax_jacobian,
+)
 
 RNG = np.random.default_rng(3)
 X3 = RNG.normal(scale=4, size=(3, 4, 5))
@@ -219,3 +221,37 @@ def test_errors_leave_out_untouched(func):
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         func(x, out=ro)
+
+
+@pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
+def test_columns_special_values(func):
+    # Over a non-last axis the column kernels run: each column is one slice.
+    cols = np.array([
+        [1.0, np.nan, np.inf, -np.inf, 1000.0, 0.0],
+        [2.0, 1.0, 3.0, -np.inf, 1.0, -800.0],
+        [3.0, 2.0, np.inf, -np.inf, -1e308, -np.inf],
+    ])
+    got = func(cols, axis=0)
+    want = func(np.ascontiguousarray(cols.T), axis=-1).T
+    assert_array_equal(np.isnan(got), np.isnan(want))
+    assert_allclose(got, want, rtol=1e-15, atol=0)
+    assert np.all(np.isnan(got[:, 1])) and np.all(np.isnan(got[:, 3]))
+    if func is fa.softmax:
+        assert_array_equal(got[:, 2], [0.5, 0.0, 0.5])
+    else:
+        assert_array_equal(got[:, 2], [-np.log(2), -np.inf, -np.log(2)])
+
+
+@pytest.mark.parametrize("shape,axis", [((700, 3), 0), ((5, 300, 7), 1), ((4, 2, 600), 0)])
+def test_columns_ulp(shape, axis):
+    rng = np.random.default_rng(12)
+    x = rng.normal(scale=6, size=shape)
+    idx = [slice(None)] * len(shape)
+    idx[axis] = 0
+    x[tuple(idx)] += 40.0                           # a dominant entry in every slice
+    got_s, got_l = fa.softmax(x, axis=axis), fa.log_softmax(x, axis=axis)
+    moved = lambda a: np.moveaxis(a, axis, -1).reshape(-1, shape[axis])  # noqa: E731
+    for row, s_row, l_row in list(zip(moved(x), moved(got_s), moved(got_l)))[:6]:
+        s_exact, l_exact = mp_softmax_and_log(row)
+        assert max_ulp_error(s_row, s_exact)[0] <= 4
+        assert max_ulp_error(l_row, l_exact)[0] <= 4
