@@ -3,7 +3,9 @@
 The slice kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis`
 (int, tuple of ints, None) onto a (rows, n) C-contiguous float64 array, runs the row
 driver from _rows.pyx without the GIL, and writes into `out` (directly when it already has
-that layout, else through one copy). Nothing is written to `out` before every check passed.
+that layout, else through one copy). softmax and log_softmax over one non-last axis of a
+C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
+written to `out` before every check passed.
 """
 
 from __future__ import annotations
