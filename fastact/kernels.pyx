@@ -163,6 +163,10 @@ def has_openmp():
     return bool(fastact_openmp)
 
 
+def _omp_max_threads():
+    return fastact_omp_max_threads()
+
+
 def _num_threads_setting():
     """The set_num_threads value itself, before the OpenMP cap."""
     return _num_threads

@@ -127,3 +127,13 @@ def test_show_config(capsys):
     for v in VARIANTS:
         assert v in text
     assert "threads:" in text
+
+
+def test_threadpoolctl_limits_openmp(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not kernels.has_openmp():
+        pytest.skip("this build has no OpenMP")
+    fa.set_num_threads(4)
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert fa.get_num_threads() == 1
+    assert fa.get_num_threads() == min(4, kernels._omp_max_threads())
