@@ -28,6 +28,7 @@ def show_config() -> None:
     missing = [v for v in kernels.VARIANTS if v not in available]
     if missing:
         lines.append(f"not usable here: {', '.join(missing)} (CPU or build lacks them)")
-    lines.append(f"threads: {kernels.get_num_threads()} "
-                 f"(OpenMP {'on' if kernels.has_openmp() else 'off in this build'})")
+    from fastact._build_info import OPENMP_FLAGS
+    openmp = f"OpenMP on, {OPENMP_FLAGS}" if kernels.has_openmp() else "OpenMP off in this build"
+    lines.append(f"threads: {kernels.get_num_threads()} ({openmp})")
     print("\n".join(lines))

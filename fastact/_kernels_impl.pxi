@@ -488,14 +488,6 @@ cdef void log_softmax_backward(const double* grad_output,  # IN
 
 # ---------------------------------------------------------------- export
 
-cdef extern from *:
-    """
-    #ifndef FASTACT_FLAGS
-    #define FASTACT_FLAGS ""
-    #endif
-    """
-    const char* FASTACT_FLAGS
-
 cdef KernelTable _TABLE
 _TABLE.sigmoid = sigmoid
 _TABLE.tanh = tanh
@@ -518,4 +510,3 @@ _TABLE.softmax_cols = softmax_cols
 _TABLE.log_softmax_cols = log_softmax_cols
 
 table = PyCapsule_New(<void*>&_TABLE, b"fastact.KernelTable", NULL)
-flags = FASTACT_FLAGS.decode()      # the compiler flags this variant was built with

@@ -124,7 +124,8 @@ _use_variant(_choose())
 
 def variant_flags(name):
     """The compiler flags variant `name` was built with."""
-    return _module(name).flags
+    from fastact._build_info import VARIANT_FLAGS
+    return VARIANT_FLAGS.get(name, "?")
 
 
 # ---------------------------------------------------------------- threads
