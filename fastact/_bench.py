@@ -161,7 +161,7 @@ def _per_call(f, args, calls):
     return (time.perf_counter() - t0) / calls
 
 
-def time_interleaved(funcs, args, repeats=5, target=0.002):
+def time_interleaved(funcs, args, repeats=5, target=0.01):
     """Per-call seconds of each function: the min over `repeats` rounds, each round timing
     every function once for about `target` seconds, so all see the same machine state."""
     calls = []
