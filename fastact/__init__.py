@@ -31,8 +31,10 @@ from fastact._softmax import (
     softmax_backward,
     softmax_jacobian,
 )
-from fastact._config import show_config
-from fastact.kernels import get_num_threads, set_num_threads
+# Configuration (re-exported; __all__ lists the activation functions only).
+from fastact._config import show_config as show_config
+from fastact.kernels import get_num_threads as get_num_threads
+from fastact.kernels import set_num_threads as set_num_threads
 
 __version__ = "0.1.0"
 

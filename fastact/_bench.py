@@ -274,13 +274,6 @@ def report(data, write=print):
           "run one thread.")
 
 
-def run(functions, sizes, repeats=5, seed=0, write=print):
-    """Measure and print the report; returns the data."""
-    data = measure(functions, sizes, repeats, seed)
-    report(data, write)
-    return data
-
-
 def _fmt(v, spec, suffix=""):
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "-"

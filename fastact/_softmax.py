@@ -18,9 +18,9 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 from numpy.typing import ArrayLike, NDArray
 
-Axis = Union[int, tuple[int, ...], None]
-
 from fastact import _rows
+
+Axis = Union[int, tuple[int, ...], None]
 
 __all__ = [
     "softmax",

@@ -127,7 +127,8 @@ def test_casting_and_rejection():
     for bad in (np.array([1j]), ["a", "b"], None, np.array([1], dtype=object)):
         with pytest.raises(TypeError, match=r"softmax: unsupported dtype"):
             fa.softmax(bad)
-    with pytest.raises(TypeError, match=r"softmax_backward: unsupported dtype complex128 for output"):
+    with pytest.raises(TypeError,
+                       match=r"softmax_backward: unsupported dtype complex128 for output"):
         fa.softmax_backward(np.ones(3), np.ones(3, dtype=complex))
 
 

@@ -53,7 +53,8 @@ class _Activation:
     def setup(self, impl, shape, output):
         name = self.function
         self.f = implementation(name, impl)
-        if impl == "numpy_naive" and name in _impls.PER_ELEMENT and np.prod(shape) > PER_ELEMENT_MAX:
+        if (impl == "numpy_naive" and name in _impls.PER_ELEMENT
+                and np.prod(shape) > PER_ELEMENT_MAX):
             raise NotImplementedError("np.vectorize baseline: too slow at this size")
         if output == "out" and impl != "fastact":
             raise NotImplementedError("only fastact takes out=")
