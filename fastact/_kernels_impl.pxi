@@ -197,19 +197,27 @@ cdef inline double _combine(double* s, double* c, double* low) noexcept nogil:
     return t
 
 
+cdef inline void _biased_add(double* s, double* c, double v) noexcept nogil:
+    # s + c += v for 0 <= v <= 1 <= s: lanes start at s = 1 (a bias taken off at the end),
+    # so Fast2Sum's condition |s| >= |v| holds and its error term is exact in 2 flops.
+    cdef double t = s[0] + v
+    c[0] += v - (t - s[0])
+    s[0] = t
+
+
 cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
                                bint store) noexcept nogil:
     # T = sum of exp(x[i] - m) over all entries but one maximal one, so that the whole
     # sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay accurate.
     # A maximal entry contributes exactly exp(0) = 1, and the compensated sum is a
-    # double-double hi + low, so T = (hi - 1) + low loses nothing (hi - 1 is exact for
-    # hi < 2, by Sterbenz). Writes every term to out when `store`.
+    # double-double hi + low, so T = (hi - LANES - 1) + low loses nothing (the LANES
+    # biases and the max's 1 come off exactly). Writes every term to out when `store`.
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double e, low, hi
     cdef Py_ssize_t b, j, i
     for j in range(LANES):
-        s[j] = 0.0
+        s[j] = 1.0
         c[j] = 0.0
     for b in range(n // LANES):
         for j in range(LANES):
@@ -217,15 +225,15 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
             e = exp_shifted(x[i], m)
             if store:
                 out[i] = e
-            _lane_add(&s[j], &c[j], e)
+            _biased_add(&s[j], &c[j], e)
     for i in range(n - n % LANES, n):
         e = exp_shifted(x[i], m)
         if store:
             out[i] = e
-        _lane_add(&s[0], &c[0], e)
+        _biased_add(&s[0], &c[0], e)
     hi = _combine(s, c, &low)
-    e = hi - 1.0
-    return e + (low + two_sum_err(hi, -1.0, e))
+    e = hi - (LANES + 1.0)
+    return e + (low + two_sum_err(hi, -(LANES + 1.0), e))
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
@@ -328,7 +336,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         mx[j] = -INFINITY
         odd[j] = 0.0
         pinf[j] = 0.0
-        s[j] = 0.0
+        s[j] = 1.0                      # biased: see _biased_add
         c[j] = 0.0
     for i in range(n):
         row = x + i * stride
@@ -354,12 +362,13 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             e = exp_shifted(v, mx[j])
             if not log:
                 orow[j] = e
-            _lane_add(&s[j], &c[j], e)
+            _biased_add(&s[j], &c[j], e)
     for j in range(w):
-        # T = (hi - 1) + lo, as in _sum_others; then the normaliser 1 + T or log1p(T).
+        # T = (hi - 2) + lo (the bias and the max's 1), as in _sum_others; then the
+        # normaliser 1 + T or log1p(T).
         hi = s[j]
-        t = hi - 1.0
-        t = t + (c[j] + two_sum_err(hi, -1.0, t))
+        t = hi - 2.0
+        t = t + (c[j] + two_sum_err(hi, -2.0, t))
         s[j] = log1p(t) if log else 1.0 + t
     for i in range(n):
         row = x + i * stride
