@@ -206,63 +206,67 @@ cdef inline Py_ssize_t _piece(Py_ssize_t n, int parts) noexcept nogil:
 
 # ---------------------------------------------------------------- elementwise
 
-cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n) noexcept nogil:
+# One elementwise call, whatever the kernel's signature: x (and g) -> out, with alpha.
+ctypedef struct Call:
+    void* k             # the kernel; its signature is given by `kind`
+    int kind            # 0: k(x, out, n)  1: + alpha  2: k(g, y, out, n)  3: + alpha
+    const double* a
+    const double* b
+    double* out
+    double alpha
+
+
+cdef inline void _call_piece(const Call* c, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
+    if c.kind == 0:
+        (<unary_k>c.k)(c.a + lo, c.out + lo, m)
+    elif c.kind == 1:
+        (<unary_param_k>c.k)(c.a + lo, c.out + lo, m, c.alpha)
+    elif c.kind == 2:
+        (<binary_k>c.k)(c.a + lo, c.b + lo, c.out + lo, m)
+    else:
+        (<binary_param_k>c.k)(c.a + lo, c.b + lo, c.out + lo, m, c.alpha)
+
+
+cdef inline void _split(void* k, int kind, const double* a, const double* b, double* out,
+                        Py_ssize_t n, double alpha) noexcept nogil:
+    # The whole call, or equal pieces of it on an OpenMP team.
+    cdef Call c
     cdef int nt = _team(n)
-    cdef Py_ssize_t p, c, lo
+    cdef Py_ssize_t p, i, lo
+    c.k = k
+    c.kind = kind
+    c.a = a
+    c.b = b
+    c.out = out
+    c.alpha = alpha
     if nt == 1:
-        k(x, out, n)
+        _call_piece(&c, 0, n)
         return
     p = _piece(n, nt)
-    for c in prange(nt, num_threads=nt, schedule="static"):
-        lo = c * p
+    for i in prange(nt, num_threads=nt, schedule="static"):
+        lo = i * p
         if lo < n:
-            k(x + lo, out + lo, min(p, n - lo))
+            _call_piece(&c, lo, min(p, n - lo))
     fastact_end_team()
+
+
+cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n) noexcept nogil:
+    _split(<void*>k, 0, x, NULL, out, n, 0.0)
 
 
 cdef inline void _unary_param(unary_param_k k, const double* x, double* out, Py_ssize_t n,
                               double a) noexcept nogil:
-    cdef int nt = _team(n)
-    cdef Py_ssize_t p, c, lo
-    if nt == 1:
-        k(x, out, n, a)
-        return
-    p = _piece(n, nt)
-    for c in prange(nt, num_threads=nt, schedule="static"):
-        lo = c * p
-        if lo < n:
-            k(x + lo, out + lo, min(p, n - lo), a)
-    fastact_end_team()
+    _split(<void*>k, 1, x, NULL, out, n, a)
 
 
 cdef inline void _binary(binary_k k, const double* g, const double* y, double* out,
                          Py_ssize_t n) noexcept nogil:
-    cdef int nt = _team(n)
-    cdef Py_ssize_t p, c, lo
-    if nt == 1:
-        k(g, y, out, n)
-        return
-    p = _piece(n, nt)
-    for c in prange(nt, num_threads=nt, schedule="static"):
-        lo = c * p
-        if lo < n:
-            k(g + lo, y + lo, out + lo, min(p, n - lo))
-    fastact_end_team()
+    _split(<void*>k, 2, g, y, out, n, 0.0)
 
 
 cdef inline void _binary_param(binary_param_k k, const double* g, const double* y,
                                double* out, Py_ssize_t n, double a) noexcept nogil:
-    cdef int nt = _team(n)
-    cdef Py_ssize_t p, c, lo
-    if nt == 1:
-        k(g, y, out, n, a)
-        return
-    p = _piece(n, nt)
-    for c in prange(nt, num_threads=nt, schedule="static"):
-        lo = c * p
-        if lo < n:
-            k(g + lo, y + lo, out + lo, min(p, n - lo), a)
-    fastact_end_team()
+    _split(<void*>k, 3, g, y, out, n, a)
 
 
 cdef void sigmoid(const double* x, double* out, Py_ssize_t n) noexcept nogil:
