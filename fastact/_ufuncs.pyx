@@ -4,10 +4,11 @@
 
 Design: each ufunc has one float64 inner loop; NumPy does broadcasting, casting
 (int/bool/float32 in give float64 out), `out=`, `where=`, byte-swapping and
-`__array_ufunc__` dispatch, and releases the GIL around the loop. The loop's `data`
-pointer is the contiguous kernel from kernels.pyx: contiguous operands go straight to it;
-strided ones are gathered in blocks into a stack buffer, so the math is written once.
-A broadcast `alpha` (stride 0) is passed to the kernel as a scalar.
+`__array_ufunc__` dispatch, and releases the GIL around the loop. One loop function
+serves every ufunc: its `data` names the contiguous kernel from kernels.pyx and that
+kernel's signature. Contiguous operands go straight to the kernel; strided ones are
+gathered in blocks into stack buffers, so the math is written once. A broadcast `alpha`
+(stride 0) is passed to the kernel as a scalar.
 """
 
 cimport numpy as cnp
@@ -134,131 +135,77 @@ cdef inline void _scatter(const double* src, char* dst, npy_intp step,
         (<double*>(dst + i * step))[0] = src[i]
 
 
-cdef void _loop_unary(char** args, npy_intp* dims, npy_intp* steps,
-                      void* data) noexcept nogil:
-    cdef unary_k k = <unary_k>data
+# What a ufunc's `data` points at: its kernel and the kernel's signature.
+ctypedef struct Kernel:
+    void* k
+    int arrays          # array inputs before out: 1 (x) or 2 (grad_output, output)
+    bint alpha          # a trailing scalar alpha, read from the operand after the arrays
+
+
+cdef inline void _call(const Kernel* kn, const double* a, const double* b, double* out,
+                       npy_intp n, double alpha) noexcept nogil:
+    if kn.arrays == 1 and not kn.alpha:
+        (<unary_k>kn.k)(a, out, n)
+    elif kn.arrays == 1:
+        (<unary_param_k>kn.k)(a, out, n, alpha)
+    elif not kn.alpha:
+        (<binary_k>kn.k)(a, b, out, n)
+    else:
+        (<binary_param_k>kn.k)(a, b, out, n, alpha)
+
+
+cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexcept nogil:
+    # args: the array inputs, then alpha if the kernel takes one, then out.
+    cdef const Kernel* kn = <const Kernel*>data
     cdef int before = _flags()
+    cdef int na = kn.arrays, o = kn.arrays + kn.alpha
     cdef npy_intp n = dims[0], i, b
-    cdef double xb[BLOCK]
-    if _contig(steps[0]) and _contig(steps[1]):
-        k(<const double*>args[0], <double*>args[1], n)
-        _drop_flags(before)
-        return
-    i = 0
-    while i < n:
-        b = min(<npy_intp>BLOCK, n - i)
-        _gather(args[0] + i * steps[0], steps[0], xb, b)
-        k(xb, xb, b)
-        _scatter(xb, args[1] + i * steps[1], steps[1], b)
-        i += b
-    _drop_flags(before)
-
-
-cdef void _loop_binary(char** args, npy_intp* dims, npy_intp* steps,
-                       void* data) noexcept nogil:
-    cdef binary_k k = <binary_k>data
-    cdef int before = _flags()
-    cdef npy_intp n = dims[0], i, b
-    cdef double gb[BLOCK]
-    cdef double yb[BLOCK]
-    if _contig(steps[0]) and _contig(steps[1]) and _contig(steps[2]):
-        k(<const double*>args[0], <const double*>args[1], <double*>args[2], n)
-        _drop_flags(before)
-        return
-    i = 0
-    while i < n:
-        b = min(<npy_intp>BLOCK, n - i)
-        _gather(args[0] + i * steps[0], steps[0], gb, b)
-        _gather(args[1] + i * steps[1], steps[1], yb, b)
-        k(gb, yb, gb, b)
-        _scatter(gb, args[2] + i * steps[2], steps[2], b)
-        i += b
-    _drop_flags(before)
-
-
-cdef void _loop_unary_param(char** args, npy_intp* dims, npy_intp* steps,
-                            void* data) noexcept nogil:
-    # args: x, alpha, out
-    cdef unary_param_k k = <unary_param_k>data
-    cdef int before = _flags()
-    cdef npy_intp n = dims[0], i, b
-    cdef double xb[BLOCK]
-    if steps[1] != 0:       # alpha varies per element
+    cdef double alpha = (<double*>args[na])[0] if kn.alpha else 0.0
+    cdef double ab[BLOCK]
+    cdef double bb[BLOCK]
+    if kn.alpha and steps[na] != 0:             # alpha varies per element
         for i in range(n):
-            k(<const double*>(args[0] + i * steps[0]), <double*>(args[2] + i * steps[2]),
-              1, (<double*>(args[1] + i * steps[1]))[0])
-        _drop_flags(before)
-        return
-    if _contig(steps[0]) and _contig(steps[2]):
-        k(<const double*>args[0], <double*>args[2], n, (<double*>args[1])[0])
-        _drop_flags(before)
-        return
-    i = 0
-    while i < n:
-        b = min(<npy_intp>BLOCK, n - i)
-        _gather(args[0] + i * steps[0], steps[0], xb, b)
-        k(xb, xb, b, (<double*>args[1])[0])
-        _scatter(xb, args[2] + i * steps[2], steps[2], b)
-        i += b
+            _call(kn, <const double*>(args[0] + i * steps[0]),
+                  <const double*>(args[1] + i * steps[1]),
+                  <double*>(args[o] + i * steps[o]), 1, (<double*>(args[na] + i * steps[na]))[0])
+    elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]):
+        _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n, alpha)
+    else:                                       # strided: blocks through stack buffers
+        i = 0
+        while i < n:
+            b = min(<npy_intp>BLOCK, n - i)
+            _gather(args[0] + i * steps[0], steps[0], ab, b)
+            if na == 2:
+                _gather(args[1] + i * steps[1], steps[1], bb, b)
+            _call(kn, ab, bb, ab, b, alpha)
+            _scatter(ab, args[o] + i * steps[o], steps[o], b)
+            i += b
     _drop_flags(before)
 
 
-cdef void _loop_binary_param(char** args, npy_intp* dims, npy_intp* steps,
-                             void* data) noexcept nogil:
-    # args: grad_output, output, alpha, out
-    cdef binary_param_k k = <binary_param_k>data
-    cdef int before = _flags()
-    cdef npy_intp n = dims[0], i, b
-    cdef double gb[BLOCK]
-    cdef double yb[BLOCK]
-    if steps[2] != 0:
-        for i in range(n):
-            k(<const double*>(args[0] + i * steps[0]), <const double*>(args[1] + i * steps[1]),
-              <double*>(args[3] + i * steps[3]), 1, (<double*>(args[2] + i * steps[2]))[0])
-        _drop_flags(before)
-        return
-    if _contig(steps[0]) and _contig(steps[1]) and _contig(steps[3]):
-        k(<const double*>args[0], <const double*>args[1], <double*>args[3], n,
-          (<double*>args[2])[0])
-        _drop_flags(before)
-        return
-    i = 0
-    while i < n:
-        b = min(<npy_intp>BLOCK, n - i)
-        _gather(args[0] + i * steps[0], steps[0], gb, b)
-        _gather(args[1] + i * steps[1], steps[1], yb, b)
-        k(gb, yb, gb, b, (<double*>args[2])[0])
-        _scatter(gb, args[3] + i * steps[3], steps[3], b)
-        i += b
-    _drop_flags(before)
-
-
-# One loop per ufunc; NumPy keeps these pointers, so they live as long as the module.
-cdef PyUFuncGenericFunction _loops_unary[1]
-cdef PyUFuncGenericFunction _loops_binary[1]
-cdef PyUFuncGenericFunction _loops_unary_param[1]
-cdef PyUFuncGenericFunction _loops_binary_param[1]
-_loops_unary[0] = <PyUFuncGenericFunction>_loop_unary
-_loops_binary[0] = <PyUFuncGenericFunction>_loop_binary
-_loops_unary_param[0] = <PyUFuncGenericFunction>_loop_unary_param
-_loops_binary_param[0] = <PyUFuncGenericFunction>_loop_binary_param
+# NumPy keeps these pointers (loop, data, types, name, doc): they live as long as the module.
+cdef PyUFuncGenericFunction _loops[1]
+_loops[0] = <PyUFuncGenericFunction>_loop
 
 cdef char _types[4]
 _types[:] = [NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE]
 
+cdef Kernel _kernels[16]
 cdef void* _data[16]
 cdef int _n_made = 0
 _keepalive = []     # name and doc bytes: the ufunc keeps pointers into them
 
 
-cdef object _make(PyUFuncGenericFunction* loops, void* kernel, int nin,
-                  str name, str doc):
+cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc):
     global _n_made
-    _data[_n_made] = kernel
+    _kernels[_n_made].k = kernel
+    _kernels[_n_made].arrays = arrays
+    _kernels[_n_made].alpha = alpha
+    _data[_n_made] = &_kernels[_n_made]
     bname = name.encode()
     bdoc = doc.encode()
     _keepalive.extend((bname, bdoc))
-    uf = cnp.PyUFunc_FromFuncAndData(loops, &_data[_n_made], _types, 1, nin, 1,
+    uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[_n_made], _types, 1, arrays + alpha, 1,
                                      cnp.PyUFunc_None, bname, bdoc, 0)
     _n_made += 1
     fastact_set_type_resolver(uf)
@@ -282,54 +229,54 @@ _X = "x : array_like\n    Input values.\n"
 _GY = ("grad_output : array_like\n    Gradient of the loss with respect to the output.\n"
        "output : array_like\n    The saved forward output f(x).\n")
 
-sigmoid = _make(_loops_unary, <void*>kernels.sigmoid, 1, "sigmoid", _doc(
+sigmoid = _make(<void*>kernels.sigmoid, 1, False, "sigmoid", _doc(
     "Logistic sigmoid, elementwise.", "sigmoid(x) = 1 / (1 + exp(-x))", _X,
     "Exact limits 0 and 1, NaN for NaN, and correct subnormal results for x in\n"
     "[-745, -709]; at most 2 ulp from the correctly rounded value.\n"))
-tanh = _make(_loops_unary, <void*>kernels.tanh, 1, "tanh", _doc(
+tanh = _make(<void*>kernels.tanh, 1, False, "tanh", _doc(
     "Hyperbolic tangent, elementwise.", "tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
     _X, "Full relative accuracy near 0; at most 2 ulp.\n"))
-relu = _make(_loops_unary, <void*>kernels.relu, 1, "relu", _doc(
+relu = _make(<void*>kernels.relu, 1, False, "relu", _doc(
     "Rectified linear unit, elementwise.", "relu(x) = max(x, 0)", _X,
     "relu(-0.0) is +0.0; NaN propagates.\n"))
-sigmoid_derivative = _make(_loops_unary, <void*>kernels.sigmoid_derivative, 1,
+sigmoid_derivative = _make(<void*>kernels.sigmoid_derivative, 1, False,
                            "sigmoid_derivative", _doc(
     "Derivative of the sigmoid at x, elementwise.",
     "sigmoid'(x) = sigmoid(x) (1 - sigmoid(x)) = exp(-|x|) / (1 + exp(-|x|))**2", _X,
     "Computed without the 1 - sigmoid cancellation, so the tails keep full relative\n"
     "accuracy (sigmoid_derivative(40) = 4.248e-18); at most 4 ulp.\n"))
-tanh_derivative = _make(_loops_unary, <void*>kernels.tanh_derivative, 1, "tanh_derivative",
+tanh_derivative = _make(<void*>kernels.tanh_derivative, 1, False, "tanh_derivative",
                         _doc(
     "Derivative of tanh at x, elementwise.",
     "tanh'(x) = 1 - tanh(x)**2 = 4 exp(-2|x|) / (1 + exp(-2|x|))**2", _X,
     "Accurate in the tails where 1 - tanh**2 rounds to 0 (tanh_derivative(20) = 1.7e-17);\n"
     "at most 4 ulp.\n"))
-relu_derivative = _make(_loops_unary, <void*>kernels.relu_derivative, 1, "relu_derivative",
+relu_derivative = _make(<void*>kernels.relu_derivative, 1, False, "relu_derivative",
                         _doc(
     "Derivative of relu at x, elementwise.", "relu'(x) = 1 if x > 0 else 0", _X,
     "relu'(0) = 0 (PyTorch's convention); NaN propagates.\n"))
-sigmoid_backward = _make(_loops_binary, <void*>kernels.sigmoid_backward, 2,
+sigmoid_backward = _make(<void*>kernels.sigmoid_backward, 2, False,
                          "sigmoid_backward", _doc(
     "Backward pass of the sigmoid from its saved output, elementwise.",
     "sigmoid_backward(g, y) = g * y * (1 - y), with y = sigmoid(x)", _GY,
     "Where y (1 - y) is exactly 0 the result is 0, whatever g (no inf * 0 = NaN).\n"))
-tanh_backward = _make(_loops_binary, <void*>kernels.tanh_backward, 2, "tanh_backward", _doc(
+tanh_backward = _make(<void*>kernels.tanh_backward, 2, False, "tanh_backward", _doc(
     "Backward pass of tanh from its saved output, elementwise.",
     "tanh_backward(g, y) = g * (1 - y) * (1 + y), with y = tanh(x)", _GY,
     "Where (1 - y)(1 + y) is exactly 0 the result is 0, whatever g.\n"))
-relu_backward = _make(_loops_binary, <void*>kernels.relu_backward, 2, "relu_backward", _doc(
+relu_backward = _make(<void*>kernels.relu_backward, 2, False, "relu_backward", _doc(
     "Backward pass of relu from its saved output, elementwise.",
     "relu_backward(g, y) = g if y > 0 else 0, with y = relu(x)", _GY,
     "Consistent with relu'(0) = 0; NaN in y propagates.\n"))
-leaky_relu = _make(_loops_unary_param, <void*>kernels.leaky_relu, 2, "leaky_relu", _doc(
+leaky_relu = _make(<void*>kernels.leaky_relu, 1, True, "leaky_relu", _doc(
     "Leaky rectified linear unit, elementwise.", "leaky_relu(x, alpha) = x if x > 0 else alpha * x",
     _X + _ALPHA))
-leaky_relu_derivative = _make(_loops_unary_param, <void*>kernels.leaky_relu_derivative, 2,
+leaky_relu_derivative = _make(<void*>kernels.leaky_relu_derivative, 1, True,
                                "leaky_relu_derivative", _doc(
     "Derivative of leaky_relu at x, elementwise.",
     "leaky_relu'(x, alpha) = 1 if x > 0 else alpha", _X + _ALPHA,
     "leaky_relu'(0) = alpha (PyTorch's convention); NaN propagates.\n"))
-leaky_relu_backward = _make(_loops_binary_param, <void*>kernels.leaky_relu_backward, 3,
+leaky_relu_backward = _make(<void*>kernels.leaky_relu_backward, 2, True,
                              "leaky_relu_backward", _doc(
     "Backward pass of leaky_relu from its saved output, elementwise.",
     "leaky_relu_backward(g, y, alpha) = g if y > 0 else alpha * g", _GY + _ALPHA,
