@@ -189,7 +189,10 @@ _num_threads = _default_threads()
 cdef inline int _team(Py_ssize_t work) noexcept nogil:
     # How many threads a call over `work` elements gets; > 1 means the team flag is held.
     cdef int nt = _num_threads
-    cdef int omp = fastact_omp_max_threads()
+    cdef int omp
+    if work < 2 * MIN_PER_THREAD:       # the common small call: no OpenMP query
+        return 1
+    omp = fastact_omp_max_threads()
     if omp < nt:
         nt = omp
     if work // MIN_PER_THREAD < nt:
