@@ -3,14 +3,14 @@
 #
 # Design: each elementwise kernel is a plain loop over a scalar helper from _math.pxd, so the
 # compiler sees one straight-line body per element and the math lives in one place. The
-# softmax-family kernels work on one contiguous slice: a max pass, then exp(x - max) with
-# the subtraction's rounding error carried along and summed with compensation (so slices of
-# thousands of entries stay within a few ulps), then a scale pass. Every kernel is
+# softmax-family kernels work on one contiguous slice: a max pass, then the exp terms
+# relative to the max (reduced from x itself, see _sum_others) summed with compensation (so
+# slices of thousands of entries stay within a few ulps), then a scale pass. Every kernel is
 # `noexcept nogil`: callers release the GIL around them, and nothing here allocates.
 # At the end, the table of these kernels is exported as a capsule.
 
 from cpython.pycapsule cimport PyCapsule_New
-from libc.math cimport INFINITY, NAN, log1p
+from libc.math cimport INFINITY, NAN, fabs, log1p
 
 from fastact._table cimport KernelTable
 
@@ -18,7 +18,7 @@ from fastact._math cimport (
     f_sigmoid, f_tanh, f_relu, f_leaky_relu,
     d_sigmoid, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
-    two_sum_err, two_prod_err, exp_shifted, vexp,
+    two_sum_err, two_prod_err, exp_shifted, exp_units, exp_units_offset, vexp,
 )
 
 
@@ -198,42 +198,83 @@ cdef inline double _combine(double* s, double* c, double* low) noexcept nogil:
 
 
 cdef inline void _biased_add(double* s, double* c, double v) noexcept nogil:
-    # s + c += v for 0 <= v <= 1 <= s: lanes start at s = 1 (a bias taken off at the end),
-    # so Fast2Sum's condition |s| >= |v| holds and its error term is exact in 2 flops.
+    # s + c += v for 0 <= v <= s: lanes start at a bias no term exceeds (taken off at the
+    # end), so Fast2Sum's condition |s| >= |v| holds and its error term is exact in 2 flops.
     cdef double t = s[0] + v
     c[0] += v - (t - s[0])
     s[0] = t
 
 
-cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
-                               bint store) noexcept nogil:
-    # T = sum of exp(x[i] - m) over all entries but one maximal one, so that the whole
-    # sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay accurate.
-    # A maximal entry contributes exactly exp(0) = 1, and the compensated sum is a
-    # double-double hi + low, so T = (hi - LANES - 1) + low loses nothing (the LANES
-    # biases and the max's 1 come off exactly). Writes every term to out when `store`.
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double e, low, hi
+cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m, double lo,
+                           unsigned long long offset, bint near, bint store, double* s,
+                           double* c, double* ties) noexcept nogil:
+    # One term of _sum_others into one lane. `near` and `store` are constants at each
+    # call site, so every combination compiles to its own branch-free loop.
+    cdef double xi = x[i]
+    cdef double v
+    if near:
+        v = exp_units(lo if xi < lo else xi, offset)
+    else:
+        v = exp_shifted(xi, m)
+    if store:
+        out[i] = v
+    ties[0] += 1.0 if xi == m else 0.0
+    _biased_add(s, c, 0.0 if xi == m else v)
+
+
+cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
+                            bint near, bint store, double* s, double* c,
+                            double* ties) noexcept nogil:
+    cdef double lo = m - 746.0          # exp_units' domain; e^(x - m) is 0 below anyway
+    cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t b, j, i
-    for j in range(LANES):
-        s[j] = 1.0
-        c[j] = 0.0
     for b in range(n // LANES):
         for j in range(LANES):
-            i = b * LANES + j
-            e = exp_shifted(x[i], m)
-            if store:
-                out[i] = e
-            _biased_add(&s[j], &c[j], e)
+            _add_term(x, out, b * LANES + j, m, lo, offset, near, store, &s[j], &c[j],
+                      &ties[j])
     for i in range(n - n % LANES, n):
-        e = exp_shifted(x[i], m)
+        _add_term(x, out, i, m, lo, offset, near, store, &s[0], &c[0], &ties[0])
+
+
+cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
+                               bint store, double* total) noexcept nogil:
+    # Returns T = sum over all entries but one maximal one of e^(x_i - m), so that the
+    # slice's sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay
+    # accurate. The terms (written to out when `store`) are in units u = e^(m - K ln2):
+    # exp_units(x_i) = u e^(x_i - m), exact reduction from x_i, for |m| <= 2000; beyond,
+    # exp_shifted gives e^(x_i - m) (u = 1). *total is their sum, the softmax divisor.
+    # Maximal entries are counted apart (each is u), the others summed compensated into a
+    # double-double hi + low whose lane biases of 2 (>= any term, see _biased_add) come
+    # off exactly.
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double ties[LANES]
+    cdef double low, hi, rest, unit, count = 0.0
+    cdef bint near = fabs(m) <= 2000.0
+    cdef Py_ssize_t j
+    for j in range(LANES):
+        s[j] = 2.0
+        c[j] = 0.0
+        ties[j] = 0.0
+    if near:
+        unit = exp_units(m, exp_units_offset(m))
         if store:
-            out[i] = e
-        _biased_add(&s[0], &c[0], e)
+            _add_terms(x, out, n, m, True, True, s, c, ties)
+        else:
+            _add_terms(x, out, n, m, True, False, s, c, ties)
+    else:
+        unit = 1.0
+        if store:
+            _add_terms(x, out, n, m, False, True, s, c, ties)
+        else:
+            _add_terms(x, out, n, m, False, False, s, c, ties)
+    for j in range(LANES):
+        count += ties[j]
     hi = _combine(s, c, &low)
-    e = hi - (LANES + 1.0)
-    return e + (low + two_sum_err(hi, -(LANES + 1.0), e))
+    rest = hi - 2.0 * LANES
+    rest = rest + (low + two_sum_err(hi, -2.0 * LANES, rest))
+    total[0] = count * unit + rest
+    return rest / unit + (count - 1.0)
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
@@ -269,8 +310,7 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
     elif kind == HAS_POS_INF:
         _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
     else:
-        others[0] = _sum_others(x, out, n, m[0], True)
-        total = 1.0 + others[0]
+        others[0] = _sum_others(x, out, n, m[0], True, &total)
         for i in range(n):
             out[i] = out[i] / total
     return kind
@@ -287,7 +327,7 @@ cdef void softmax(const double* x,  # IN
 cdef void log_softmax(const double* x,  # IN
                       double* out,      # OUT
                       Py_ssize_t n) noexcept nogil:
-    cdef double m, lse, d, e
+    cdef double m, lse, d, e, total
     cdef Py_ssize_t i
     cdef SliceKind kind
     if n == 0:
@@ -300,7 +340,7 @@ cdef void log_softmax(const double* x,  # IN
     else:
         # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is
         # added back, and log1p keeps the max entry accurate when T is tiny.
-        lse = log1p(_sum_others(x, NULL, n, m, False))
+        lse = log1p(_sum_others(x, NULL, n, m, False, &total))
         for i in range(n):
             d = x[i] - m
             e = two_sum_err(x[i], -m, d)
@@ -364,7 +404,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
                 orow[j] = e
             _biased_add(&s[j], &c[j], e)
     for j in range(w):
-        # T = (hi - 2) + lo (the bias and the max's 1), as in _sum_others; then the
+        # T = (hi - 2) + lo (the bias 1 and the max's exp(0) = 1); then the
         # normaliser 1 + T or log1p(T).
         hi = s[j]
         t = hi - 2.0

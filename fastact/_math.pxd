@@ -106,10 +106,8 @@ cdef inline double _pow2(double k) noexcept nogil:
     return b.d
 
 
-cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
-    # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r (in [0.70, 1.42]) and sets kd = k.
-    cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
-    cdef double r = (x - k * _LN2_HI) - k * _LN2_LO
+cdef inline double _exp_poly(double r) noexcept nogil:
+    # e^r for |r| <= ln2/2 (in [0.70, 1.42]).
     cdef double r2 = r * r
     cdef double g = _G9
     g = g * r + _G8
@@ -121,8 +119,14 @@ cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
     g = g * r + _G2
     g = g * r + _G1
     g = g * r + _G0
-    kd[0] = k
     return 1.0 + (r + r2 * g)
+
+
+cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
+    # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r and sets kd = k.
+    cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
+    kd[0] = k
+    return _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
 
 
 cdef inline double _scale(double p, double k) noexcept nogil:
@@ -291,6 +295,28 @@ cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
     # Knuth's TwoSum: s = fl(a + b) and the exact rounding error a + b - s.
     cdef double bb = s - a
     return (a - (s - bb)) + (b - bb)
+
+
+cdef inline unsigned long long exp_units_offset(double m) noexcept nogil:
+    # The offset exp_units adds to its shifter bits: K = round(m / ln2) sits in the low bits
+    # of m / ln2 + _SHIFT exactly as each k does there, so bits + (1087 - bits_m) leaves
+    # k - K + 1023 + 64 in the low 12 bits, the biased exponent of 2^(k - K + 64).
+    cdef _Bits b
+    b.d = m * _INV_LN2 + _SHIFT
+    return 1087ULL - b.u
+
+
+cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil:
+    # e^x * 2^-K, K = round(m / ln2), offset = exp_units_offset(m), for m - 746 <= x <= m
+    # and |m| <= 2000 (k - K stays in [-1078, 0] and k * _LN2_HI exact). Reduced from x
+    # itself: unlike exp(x - m), no rounded subtraction needs correcting, and the 2^(k-K)
+    # scale is an integer add. Results below 2^-1022 round once, as in vexp_neg.
+    cdef _Bits kb, sc
+    kb.d = x * _INV_LN2 + _SHIFT
+    cdef double k = kb.d - _SHIFT
+    cdef double p = _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
+    sc.u = (kb.u + offset) << 52
+    return (p * sc.d) * 5.421010862427522e-20
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:

@@ -30,6 +30,13 @@ def _rows():
         "500-below-max": np.r_[0.0, -500 + rng.normal(size=800), -3.0],
         "tiny-spread": 0.1 + rng.normal(size=50) * 1e-14,
         "large-magnitude": 1e6 + rng.normal(size=300),
+        # Around the |max| <= 2000 switch between the two exp reductions (_sum_others).
+        "max-1999.7": 1999.7 - np.r_[0.0, rng.exponential(3, size=300)],
+        "max-2000.3": 2000.3 - np.r_[0.0, rng.exponential(3, size=300)],
+        "max--1999.6": -1999.6 - np.r_[0.0, rng.uniform(0, 760, size=400)],
+        # Subnormal results, with the max's e^(m - K ln2) above and below 1.
+        "subnormal-band-0.3": 0.3 - np.r_[0.0, rng.uniform(700, 746, size=400)],
+        "subnormal-band--0.3": -0.3 - np.r_[0.0, rng.uniform(700, 746, size=400)],
         "two": np.array([1000.0, 1.0]),
         "ties": np.array([2.0, 2.0, 2.0, -1.0]),
     }
