@@ -361,6 +361,32 @@ cdef enum:
     COLS = 256
 
 
+cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
+                             Py_ssize_t stride, const double* mx, const double* pinf,
+                             const double* lo, const unsigned long long* offset, bint near,
+                             bint log, double* s, double* c, double* ties) noexcept nogil:
+    # The exp pass of _cols_block, column by column as _add_term does along a slice.
+    # `near` and `log` are constants at each call site (one loop per combination).
+    cdef Py_ssize_t i, j
+    cdef const double* row
+    cdef double* orow
+    cdef double v, e
+    for i in range(n):
+        row = x + i * stride
+        orow = out + i * stride
+        for j in range(w):
+            v = row[j]
+            v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
+            if near:
+                e = exp_units(lo[j] if v < lo[j] else v, offset[j])
+            else:
+                e = exp_shifted(v, mx[j])
+            if not log:
+                orow[j] = e
+            ties[j] += 1.0 if v == mx[j] else 0.0
+            _biased_add(&s[j], &c[j], 0.0 if v == mx[j] else e)
+
+
 cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
                              Py_ssize_t stride, bint log) noexcept nogil:
     cdef double mx[COLS]
@@ -368,16 +394,19 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     cdef double pinf[COLS]
     cdef double s[COLS]
     cdef double c[COLS]
+    cdef double ties[COLS]
+    cdef double lo[COLS]
+    cdef double unit[COLS]
+    cdef unsigned long long offset[COLS]
     cdef Py_ssize_t i, j
     cdef const double* row
     cdef double* orow
     cdef double v, e, d, hi, t
+    cdef bint near = True
     for j in range(w):
         mx[j] = -INFINITY
         odd[j] = 0.0
         pinf[j] = 0.0
-        s[j] = 1.0                      # biased: see _biased_add
-        c[j] = 0.0
     for i in range(n):
         row = x + i * stride
         for j in range(w):
@@ -393,23 +422,24 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             if mx[j] == INFINITY:
                 pinf[j] = 1.0
                 mx[j] = 0.0
-    for i in range(n):
-        row = x + i * stride
-        orow = out + i * stride
-        for j in range(w):
-            v = row[j]
-            v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-            e = exp_shifted(v, mx[j])
-            if not log:
-                orow[j] = e
-            _biased_add(&s[j], &c[j], e)
+        near = near and fabs(mx[j]) <= 2000.0      # as in _sum_others (false for NaN)
     for j in range(w):
-        # T = (hi - 2) + lo (the bias 1 and the max's exp(0) = 1); then the
-        # normaliser 1 + T or log1p(T).
+        s[j] = 2.0                      # biased: see _biased_add
+        c[j] = 0.0
+        ties[j] = 0.0
+        lo[j] = mx[j] - 746.0
+        offset[j] = exp_units_offset(mx[j])
+        unit[j] = exp_units(mx[j], offset[j]) if near else 1.0
+    if near:
+        _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, True, log, s, c, ties)
+    else:
+        _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, False, log, s, c, ties)
+    for j in range(w):
+        # T and the divisor as in _sum_others; then the normaliser log1p(T) or the sum.
         hi = s[j]
         t = hi - 2.0
         t = t + (c[j] + two_sum_err(hi, -2.0, t))
-        s[j] = log1p(t) if log else 1.0 + t
+        s[j] = log1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
     for i in range(n):
         row = x + i * stride
         orow = out + i * stride
