@@ -1,0 +1,186 @@
+"""The speed issue's targets, each measured as a ratio of fastact against the baseline the
+target names, both timed in alternation in one run (float64, one thread unless said).
+
+    python tools/speed_targets.py                # this CPU as it is
+    python tools/speed_targets.py --avx2         # NumPy and fastact held to AVX2
+    python tools/speed_targets.py --rounds 7
+
+`--avx2` runs under FASTACT_ISA=avx2 and NPY_ENABLE_CPU_FEATURES limited to AVX2, so NumPy's
+float64 exp and tanh lose their AVX-512 code paths (an AVX2-only CPU played by this one).
+The machines are shared and noisy: every ratio is the median over --rounds rounds. Peers
+(PyTorch, JAX) are timed where they import, one thread each, as in `python -m fastact bench`.
+"""
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+
+import numpy as np
+
+import fastact as fa
+from fastact import _bench, _impls
+
+NUMPY_AVX2 = "SSE SSE2 SSE3 SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2"
+
+
+def _stable_softmax(x):
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _stable_log_softmax(x):
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _np_sigmoid_out(x, o):
+    np.negative(x, out=o)
+    np.exp(o, out=o)
+    np.add(o, 1.0, out=o)
+    return np.divide(1.0, o, out=o)
+
+
+def _np_leaky_out(x, o):
+    np.multiply(x, _impls.A, out=o)
+    return np.copyto(o, x, where=x > 0)
+
+
+def _threads(n, f):
+    def call():
+        fa.set_num_threads(n)
+        return f()
+    return call
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.uniform(-10, 10, 1_000_000), rng.normal(scale=3, size=(1000, 1000))
+
+
+def numpy_targets():
+    x, rows = _data()
+    o, orows = np.empty_like(x), np.empty_like(rows)
+    a = _impls.A
+    return [
+        ("sigmoid vs 1/(1+np.exp(-x))", lambda: fa.sigmoid(x), lambda: 1 / (1 + np.exp(-x)), 12),
+        ("tanh vs np.tanh", lambda: fa.tanh(x), lambda: np.tanh(x), 15),
+        ("leaky_relu vs np.where(x > 0, x, a*x)", lambda: fa.leaky_relu(x, a),
+         lambda: np.where(x > 0, x, a * x), 6),
+        ("relu vs np.maximum(x, 0)", lambda: fa.relu(x), lambda: np.maximum(x, 0), 1),
+        ("softmax 1-D vs stable NumPy", lambda: fa.softmax(x), lambda: _stable_softmax(x), 5),
+        ("softmax 1000x1000 vs stable NumPy", lambda: fa.softmax(rows),
+         lambda: _stable_softmax(rows), 5),
+        ("log_softmax 1-D vs stable NumPy", lambda: fa.log_softmax(x),
+         lambda: _stable_log_softmax(x), 5),
+        ("log_softmax 1000x1000 vs stable NumPy", lambda: fa.log_softmax(rows),
+         lambda: _stable_log_softmax(rows), 5),
+        ("sigmoid_derivative vs the article's s*(1-s)", lambda: fa.sigmoid_derivative(x),
+         lambda: _impls.NAIVE["sigmoid_derivative"][0](x), 10),
+        ("tanh_derivative vs 1 - np.tanh(x)**2", lambda: fa.tanh_derivative(x),
+         lambda: 1 - np.tanh(x) ** 2, 10),
+        ("sigmoid out= vs NumPy out=", lambda: fa.sigmoid(x, out=o),
+         lambda: _np_sigmoid_out(x, o), 12),
+        ("tanh out= vs np.tanh out=", lambda: fa.tanh(x, out=o), lambda: np.tanh(x, out=o), 15),
+        ("leaky_relu out= vs NumPy out=", lambda: fa.leaky_relu(x, a, out=o),
+         lambda: _np_leaky_out(x, o), 6),
+        ("relu out= vs np.maximum out=", lambda: fa.relu(x, out=o),
+         lambda: np.maximum(x, 0, out=o), 1),
+        ("softmax 1000x1000 out= vs stable NumPy", lambda: fa.softmax(rows, out=orows),
+         lambda: _stable_softmax(rows), 5),
+    ]
+
+
+def thread_targets():
+    rng = np.random.default_rng(1)
+    big, sq = rng.uniform(-10, 10, 4_000_000), rng.normal(scale=3, size=(2000, 2000))
+    obig, osq = np.empty_like(big), np.empty_like(sq)
+    return [(f"{label}: 2 threads vs 1", _threads(2, f), _threads(1, f), 1.7)
+            for label, f in (("sigmoid 4e6 out=", lambda: fa.sigmoid(big, out=obig)),
+                             ("tanh 4e6 out=", lambda: fa.tanh(big, out=obig)),
+                             ("softmax 2000x2000 out=", lambda: fa.softmax(sq, out=osq)))]
+
+
+def overhead_targets():
+    x, _ = _data()
+    ten = x[:10].copy()
+    huge = np.random.default_rng(2).uniform(-10, 10, 20_000_000)
+    ohuge = np.empty_like(huge)
+    return [
+        ("tanh on 10 elements vs np.tanh", lambda: fa.tanh(ten), lambda: np.tanh(ten), 1.5),
+        ("relu out= on 2e7 vs np.copyto", lambda: fa.relu(huge, out=ohuge),
+         lambda: np.copyto(ohuge, huge), 1.3),
+        ("leaky_relu out= on 2e7 vs np.copyto", lambda: fa.leaky_relu(huge, _impls.A, out=ohuge),
+         lambda: np.copyto(ohuge, huge), 1.3),
+    ]
+
+
+def peer_targets():
+    # Last: importing PyTorch and setting its one thread also caps the OpenMP runtime that
+    # fastact shares with it (as OMP_NUM_THREADS would).
+    x, rows = _data()
+    out = []
+    for peer, ops in _impls.peers().items():
+        if peer == "scipy":
+            continue
+        for name in ("sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax"):
+            if name not in ops or (peer == "jax" and "relu" in name):
+                continue
+            goal = 1 if peer == "jax" or "relu" in name else (3 if name == "tanh" else 1.5)
+            arg = rows if "softmax" in name else x
+            out.append((f"{name}{' 1000x1000' if arg is rows else ''} vs {peer}",
+                        functools.partial(getattr(fa, name), arg),
+                        functools.partial(ops[name], arg), goal))
+    return out
+
+
+# (group, builder, ratio kind): 'speedup' = their time / ours >= goal; 'cost' = ours /
+# theirs <= goal.
+GROUPS = [("NumPy", numpy_targets, "speedup"), ("threads", thread_targets, "speedup"),
+          ("overhead", overhead_targets, "cost"), ("peers", peer_targets, "speedup")]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--avx2", action="store_true", help="hold NumPy and fastact to AVX2")
+    p.add_argument("--rounds", type=int, default=5, help="rounds to take the median of")
+    args = p.parse_args(argv)
+    if args.avx2 and os.environ.get("FASTACT_ISA") != "avx2":
+        env = dict(os.environ, FASTACT_ISA="avx2", NPY_ENABLE_CPU_FEATURES=NUMPY_AVX2)
+        argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
+
+    rows = []
+    for group, build, kind in GROUPS:
+        for label, ours, theirs, goal in build():
+            ratios, t_ours, t_theirs = [], [], []
+            for _ in range(args.rounds):
+                fa.set_num_threads(1)
+                a, b = _bench.time_interleaved([ours, theirs], (), repeats=3)
+                ratios.append(b / a if kind == "speedup" else a / b)
+                t_ours.append(a)
+                t_theirs.append(b)
+            r = statistics.median(ratios)
+            ok = r >= goal if kind == "speedup" else r <= goal
+            rows.append(f"| {group} | {label} | {_fmt_time(statistics.median(t_ours))} "
+                        f"| {_fmt_time(statistics.median(t_theirs))} | {r:.2f}× "
+                        f"| {'≥' if kind == 'speedup' else '≤'} {goal}× "
+                        f"| {'yes' if ok else 'no'} |")
+    fa.set_num_threads(1)
+
+    info = _bench.machine()
+    print(f"{info['cpu']}, fastact {info['variant']}, numpy {info['numpy']}"
+          + "".join(f", {k} {info[k]}" for k in ("torch", "jax") if k in info)
+          + f"; medians of {args.rounds} rounds\n")
+    print("| group | target | fastact | baseline | ratio | goal | met |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def _fmt_time(seconds):
+    return f"{seconds * 1e9:.0f} ns" if seconds < 1e-5 else f"{seconds * 1e3:.2f} ms"
+
+
+if __name__ == "__main__":
+    main()
