@@ -18,7 +18,7 @@ from fastact._math cimport (
     f_sigmoid, f_tanh, f_relu, f_leaky_relu,
     d_sigmoid, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
-    two_sum_err, two_prod_err, exp_shifted, exp_units, exp_units_offset, vexp,
+    two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset, vexp,
 )
 
 
@@ -302,7 +302,7 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
                                     double* m, double* others) noexcept nogil:
     # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max and the
     # sum of the non-max terms (`others`).
-    cdef double total
+    cdef double total, inv
     cdef Py_ssize_t i
     cdef SliceKind kind = _slice_max(x, n, m)
     if kind == ALL_NAN:
@@ -311,8 +311,9 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
         _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
     else:
         others[0] = _sum_others(x, out, n, m[0], True, &total)
+        inv = 1.0 / total
         for i in range(n):
-            out[i] = out[i] / total
+            out[i] = div_by(out[i], total, inv)
     return kind
 
 
@@ -440,6 +441,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         t = hi - 2.0
         t = t + (c[j] + two_sum_err(hi, -2.0, t))
         s[j] = log1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
+        c[j] = 1.0 / s[j]               # for div_by
     for i in range(n):
         row = x + i * stride
         orow = out + i * stride
@@ -452,7 +454,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
                 e = 0.0 if e != e else e
                 orow[j] = (d - s[j]) + e
             else:
-                orow[j] = orow[j] / s[j]
+                orow[j] = div_by(orow[j], s[j], c[j])
 
 
 cdef void softmax_cols(const double* x,  # IN
