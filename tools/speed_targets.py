@@ -136,10 +136,44 @@ def peer_targets():
     return out
 
 
+def all_core_targets():
+    # The AVX-512 target: every core for both, fresh output, n = 1e6 and 1e7.
+    try:
+        import torch
+    except ImportError:
+        return []
+    ncpu = os.cpu_count()
+    F = torch.nn.functional
+    ops = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+           "leaky_relu": lambda t: F.leaky_relu(t, _impls.A)}
+
+    def ours(f, v):
+        def call():
+            torch.set_num_threads(ncpu)         # lifts the shared OpenMP cap as well
+            fa.set_num_threads(ncpu)
+            return f(v)
+        return call
+
+    def theirs(op, v):
+        def call():
+            torch.set_num_threads(ncpu)
+            return op(torch.from_numpy(v)).numpy()
+        return call
+
+    out = []
+    for n in (1_000_000, 10_000_000):
+        v = np.random.default_rng(3).uniform(-10, 10, n)
+        for name, op in ops.items():
+            out.append((f"{name} {n:.0e} vs torch, {ncpu} threads each",
+                        ours(getattr(fa, name), v), theirs(op, v), 1))
+    return out
+
+
 # (group, builder, ratio kind): 'speedup' = their time / ours >= goal; 'cost' = ours /
 # theirs <= goal.
 GROUPS = [("NumPy", numpy_targets, "speedup"), ("threads", thread_targets, "speedup"),
-          ("overhead", overhead_targets, "cost"), ("peers", peer_targets, "speedup")]
+          ("overhead", overhead_targets, "cost"), ("peers", peer_targets, "speedup"),
+          ("all cores", all_core_targets, "speedup")]
 
 
 def main(argv=None):
@@ -154,7 +188,7 @@ def main(argv=None):
 
     rows = []
     for group, build, kind in GROUPS:
-        if group == "peers" and os.environ.get("FASTACT_ISA") == "avx2":
+        if group in ("peers", "all cores") and os.environ.get("FASTACT_ISA") == "avx2":
             continue        # PyTorch and JAX would still run their AVX-512 code here
         for label, ours, theirs, goal in build():
             ratios, t_ours, t_theirs = [], [], []
@@ -171,6 +205,8 @@ def main(argv=None):
                         f"| {'≥' if kind == 'speedup' else '≤'} {goal}× "
                         f"| {'yes' if ok else 'no'} |")
     fa.set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
     info = _bench.machine()
     print(f"{info['cpu']}, fastact {info['variant']}, numpy {info['numpy']}"
