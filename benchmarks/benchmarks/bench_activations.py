@@ -4,8 +4,11 @@ One class per function (generated below), each with
 - time_call / peakmem_call over implementation x shape x output mode: `fresh` allocates
   the result, `out` writes into a preallocated array (fastact only: the NumPy formulas
   have no out=, so asv skips those combinations);
-- track_speedup over shape: NumPy's time over fastact's, timed in alternation, for each
-  NumPy version, so asv plots the ratio across commits.
+- track_speedup over shape: a baseline's time over fastact's, timed in alternation, for
+  each NumPy version and each peer (PyTorch, JAX) that is installed, so asv plots the
+  ratio across commits.
+fastact runs one thread here, as NumPy and the peers do (bench_threads.py measures the
+scaling).
 An import-time guard fails the suite when a public function has no benchmark class.
 """
 
@@ -47,6 +50,7 @@ SHAPES = {
 
 class _Activation:
     function = None
+    threads = None          # fastact's thread count before setup
     param_names = ["implementation", "shape", "output"]
     timeout = 120
 
@@ -58,10 +62,16 @@ class _Activation:
             raise NotImplementedError("np.vectorize baseline: too slow at this size")
         if output == "out" and impl != "fastact":
             raise NotImplementedError("only fastact takes out=")
+        self.threads = fastact.get_num_threads()
+        fastact.set_num_threads(1)
         self.args = inputs(name, shape)
         self.kwargs = {"out": np.empty(output_shape(name, shape))} if output == "out" else {}
         np.seterr(all="ignore")
         self.f(*self.args, **self.kwargs)          # warm-up (JAX compiles here)
+
+    def teardown(self, *params):
+        if self.threads is not None:        # asv tears down skipped setups too
+            fastact.set_num_threads(self.threads)
 
     def time_call(self, impl, shape, output):
         self.f(*self.args, **self.kwargs)
@@ -72,6 +82,7 @@ class _Activation:
 
 class _Speedup:
     function = None
+    threads = None
     param_names = ["baseline", "shape"]
     unit = "x"
     timeout = 120
@@ -85,6 +96,12 @@ class _Speedup:
         self.theirs = implementation(name, baseline)
         self.args = inputs(name, shape)
         np.seterr(all="ignore")
+        self.threads = fastact.get_num_threads()
+        fastact.set_num_threads(1)
+
+    def teardown(self, *params):
+        if self.threads is not None:        # asv tears down skipped setups too
+            fastact.set_num_threads(self.threads)
 
     def track_speedup(self, baseline, shape):
         """Their time / fastact's: min over 5 rounds of ~10 ms per implementation, the
@@ -112,6 +129,6 @@ for _name, _shapes in SHAPES.items():
     })
     globals()[_cls + "Speedup"] = type(_cls + "Speedup", (_Speedup,), {
         "function": _name,
-        "params": [["numpy_naive", "numpy_best"], _shapes],
+        "params": [["numpy_naive", "numpy_best", "torch", "jax"], _shapes],
     })
 del _name, _shapes, _cls

@@ -19,6 +19,8 @@ def implementation(name, impl):
     if impl == "numpy_best":
         return _impls.BEST[name][0]
     ops = _impls.peers().get(impl, {})
+    if not ops:
+        raise NotImplementedError(f"{impl} is not installed")
     if name not in ops:
         raise NotImplementedError(f"{impl} has no {name}")
     return ops[name]
