@@ -126,12 +126,17 @@ cdef void leaky_relu_backward(const double* grad_output,  # IN
 
 # ---------------------------------------------------------------- softmax family
 #
-# Reductions run over LANES independent accumulators (lane j takes elements i = j mod
-# LANES), which GCC turns into SIMD registers, and the lanes are combined in a fixed
-# order: results do not depend on the instruction set or the thread count.
+# Reductions run over L independent accumulators (lane j takes elements i = j mod L),
+# which GCC turns into SIMD registers, and the lanes are combined by a fixed pairwise tree:
+# results do not depend on the instruction set or the thread count. L is LANES for long
+# slices and SHORT_LANES below SHORT entries, where combining 32 lanes would cost more than
+# the slice itself (a classifier's 10-entry rows); each helper takes L as an argument that
+# is a constant at every call, so each lane count compiles to its own loops.
 
 cdef enum:
     LANES = 32
+    SHORT_LANES = 8
+    SHORT = 256
 
 
 # What the max pass found in a slice.
@@ -141,31 +146,49 @@ cdef enum SliceKind:
     HAS_POS_INF     # +inf entries share all the mass equally
 
 
-cdef inline SliceKind _slice_max(const double* x, Py_ssize_t n, double* m) noexcept nogil:
+cdef inline void _fold_max(double* a, int L) noexcept nogil:
+    # a[0] = max of a[0:L] (L a power of two), pairwise.
+    cdef int w = L // 2, j
+    while w >= 1:
+        for j in range(w):
+            a[j] = a[j + w] if a[j + w] > a[j] else a[j]
+        w //= 2
+
+
+cdef inline void _fold_sum(double* a, int L) noexcept nogil:
+    # a[0] = sum of a[0:L], pairwise (used on exact quantities: counts and NaN flags).
+    cdef int w = L // 2, j
+    while w >= 1:
+        for j in range(w):
+            a[j] += a[j + w]
+        w //= 2
+
+
+cdef inline SliceKind _slice_max_lanes(const double* x, Py_ssize_t n, double* m,
+                                       int L) noexcept nogil:
     # Lane-wise max; lane sums of v - v are NaN exactly when a NaN or an infinity was
     # seen, which sends the slice to the (rare) exact check below.
     cdef double lane[LANES]
     cdef double odd[LANES]
     cdef Py_ssize_t b, j, i
-    cdef double v, mx, flag = 0.0
-    for j in range(LANES):
+    cdef double v, mx
+    for j in range(L):
         lane[j] = -INFINITY
         odd[j] = 0.0
-    for b in range(n // LANES):
-        for j in range(LANES):
-            v = x[b * LANES + j]
+    for b in range(n // L):
+        for j in range(L):
+            v = x[b * L + j]
             lane[j] = v if v > lane[j] else lane[j]
             odd[j] += v - v
-    for i in range(n - n % LANES, n):
+    for i in range(n - n % L, n):
         v = x[i]
         lane[0] = v if v > lane[0] else lane[0]
         odd[0] += v - v
+    _fold_max(lane, L)
+    _fold_sum(odd, L)
     mx = lane[0]
-    for j in range(1, LANES):
-        mx = lane[j] if lane[j] > mx else mx
-        flag += odd[j]
     m[0] = mx
-    if flag + odd[0] == 0.0:
+    if odd[0] == 0.0:
         return FINITE_MAX if mx != -INFINITY else ALL_NAN
     for i in range(n):
         if x[i] != x[i]:
@@ -177,6 +200,12 @@ cdef inline SliceKind _slice_max(const double* x, Py_ssize_t n, double* m) noexc
     return FINITE_MAX
 
 
+cdef inline SliceKind _slice_max(const double* x, Py_ssize_t n, double* m) noexcept nogil:
+    if n < SHORT:
+        return _slice_max_lanes(x, n, m, SHORT_LANES)
+    return _slice_max_lanes(x, n, m, LANES)
+
+
 cdef inline void _lane_add(double* s, double* c, double v) noexcept nogil:
     # s + c += v, compensated (TwoSum: the rounding error of s + v goes to c).
     cdef double t = s[0] + v
@@ -184,16 +213,19 @@ cdef inline void _lane_add(double* s, double* c, double v) noexcept nogil:
     s[0] = t
 
 
-cdef inline double _combine(double* s, double* c, double* low) noexcept nogil:
-    # The lanes' double-double sums, added in a fixed order; returns hi (and low[0]).
-    cdef Py_ssize_t j
-    cdef double hi = 0.0, lo = 0.0, t
-    for j in range(LANES):
-        t = hi + s[j]
-        lo += two_sum_err(hi, s[j], t) + c[j]
-        hi = t
-    t = hi + lo
-    low[0] = two_sum_err(hi, lo, t)
+cdef inline double _combine(double* s, double* c, double* low, int L) noexcept nogil:
+    # The L lanes' double-double sums s + c, added by a fixed pairwise tree (overwriting
+    # s and c); returns hi (and low[0]).
+    cdef int w = L // 2, j
+    cdef double t
+    while w >= 1:
+        for j in range(w):
+            t = s[j] + s[j + w]
+            c[j] += two_sum_err(s[j], s[j + w], t) + c[j + w]
+            s[j] = t
+        w //= 2
+    t = s[0] + c[0]
+    low[0] = two_sum_err(s[0], c[0], t)
     return t
 
 
@@ -223,17 +255,49 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
-                            bint near, bint store, double* s, double* c,
-                            double* ties) noexcept nogil:
+                            bint near, bint store, double* s, double* c, double* ties,
+                            int L) noexcept nogil:
     cdef double lo = m - 746.0          # exp_units' domain; e^(x - m) is 0 below anyway
     cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t b, j, i
-    for b in range(n // LANES):
-        for j in range(LANES):
-            _add_term(x, out, b * LANES + j, m, lo, offset, near, store, &s[j], &c[j],
+    for b in range(n // L):
+        for j in range(L):
+            _add_term(x, out, b * L + j, m, lo, offset, near, store, &s[j], &c[j],
                       &ties[j])
-    for i in range(n - n % LANES, n):
+    for i in range(n - n % L, n):
         _add_term(x, out, i, m, lo, offset, near, store, &s[0], &c[0], &ties[0])
+
+
+cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n, double m,
+                                     bint store, double* total, int L) noexcept nogil:
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double ties[LANES]
+    cdef double low, hi, rest, unit
+    cdef bint near = fabs(m) <= 2000.0
+    cdef Py_ssize_t j
+    for j in range(L):
+        s[j] = 2.0
+        c[j] = 0.0
+        ties[j] = 0.0
+    if near:
+        unit = exp_units(m, exp_units_offset(m))
+        if store:
+            _add_terms(x, out, n, m, True, True, s, c, ties, L)
+        else:
+            _add_terms(x, out, n, m, True, False, s, c, ties, L)
+    else:
+        unit = 1.0
+        if store:
+            _add_terms(x, out, n, m, False, True, s, c, ties, L)
+        else:
+            _add_terms(x, out, n, m, False, False, s, c, ties, L)
+    _fold_sum(ties, L)
+    hi = _combine(s, c, &low, L)
+    rest = hi - 2.0 * L
+    rest = rest + (low + two_sum_err(hi, -2.0 * L, rest))
+    total[0] = ties[0] * unit + rest
+    return rest / unit + (ties[0] - 1.0)
 
 
 cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
@@ -246,35 +310,9 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
     # Maximal entries are counted apart (each is u), the others summed compensated into a
     # double-double hi + low whose lane biases of 2 (>= any term, see _biased_add) come
     # off exactly.
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double ties[LANES]
-    cdef double low, hi, rest, unit, count = 0.0
-    cdef bint near = fabs(m) <= 2000.0
-    cdef Py_ssize_t j
-    for j in range(LANES):
-        s[j] = 2.0
-        c[j] = 0.0
-        ties[j] = 0.0
-    if near:
-        unit = exp_units(m, exp_units_offset(m))
-        if store:
-            _add_terms(x, out, n, m, True, True, s, c, ties)
-        else:
-            _add_terms(x, out, n, m, True, False, s, c, ties)
-    else:
-        unit = 1.0
-        if store:
-            _add_terms(x, out, n, m, False, True, s, c, ties)
-        else:
-            _add_terms(x, out, n, m, False, False, s, c, ties)
-    for j in range(LANES):
-        count += ties[j]
-    hi = _combine(s, c, &low)
-    rest = hi - 2.0 * LANES
-    rest = rest + (low + two_sum_err(hi, -2.0 * LANES, rest))
-    total[0] = count * unit + rest
-    return rest / unit + (count - 1.0)
+    if n < SHORT:
+        return _sum_others_lanes(x, out, n, m, store, total, SHORT_LANES)
+    return _sum_others_lanes(x, out, n, m, store, total, LANES)
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
@@ -323,6 +361,7 @@ cdef void softmax(const double* x,  # IN
     cdef double m, others
     if n > 0:
         _softmax_into(x, out, n, &m, &others)
+
 
 
 cdef void log_softmax(const double* x,  # IN
@@ -457,6 +496,73 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
                 orow[j] = div_by(orow[j], s[j], c[j])
 
 
+cdef enum:
+    SHORT_ROW = 32      # rows shorter than this go through _short_rows
+    ROW_BLOCK = 64      # rows per block there
+
+
+cdef inline void _short_rows(const double* x, double* out, Py_ssize_t rows, Py_ssize_t n,
+                             bint log) noexcept nogil:
+    # Rows of n < SHORT_ROW entries (a classifier's classes): one at a time they would be
+    # all overhead and latency (a max, a sum and a normaliser for a handful of terms), so
+    # ROW_BLOCK rows are transposed into a buffer and normalised together by the column
+    # kernel, vectorized across rows. Each row's result depends on that row alone.
+    cdef double buf[SHORT_ROW * ROW_BLOCK]
+    cdef Py_ssize_t r0 = 0, r, i, w
+    while r0 < rows:
+        w = min(<Py_ssize_t>ROW_BLOCK, rows - r0)
+        for r in range(w):
+            for i in range(n):
+                buf[i * w + r] = x[(r0 + r) * n + i]
+        _cols_block(buf, buf, n, w, w, log)
+        for r in range(w):
+            for i in range(n):
+                out[(r0 + r) * n + i] = buf[i * w + r]
+        r0 += w
+
+
+cdef void softmax_rows(const double* x,  # IN, rows * n
+                       double* out,      # OUT, rows * n
+                       Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r
+    if n < SHORT_ROW:
+        _short_rows(x, out, rows, n, False)
+    else:
+        for r in range(rows):
+            softmax(x + r * n, out + r * n, n)
+
+
+cdef void log_softmax_rows(const double* x,  # IN, rows * n
+                           double* out,      # OUT, rows * n
+                           Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r
+    if n < SHORT_ROW:
+        _short_rows(x, out, rows, n, True)
+    else:
+        for r in range(rows):
+            log_softmax(x + r * n, out + r * n, n)
+
+
+cdef void softmax_slice(const double* x,  # IN
+                        double* out,      # OUT
+                        Py_ssize_t n) noexcept nogil:
+    # The table's single-slice kernels: a short slice as in a batch (_short_rows), so
+    # that a row gives the same result alone or among others.
+    if n < SHORT_ROW:
+        _short_rows(x, out, 1, n, False)
+    else:
+        softmax(x, out, n)
+
+
+cdef void log_softmax_slice(const double* x,  # IN
+                            double* out,      # OUT
+                            Py_ssize_t n) noexcept nogil:
+    if n < SHORT_ROW:
+        _short_rows(x, out, 1, n, True)
+    else:
+        log_softmax(x, out, n)
+
+
 cdef void softmax_cols(const double* x,  # IN
                        double* out,      # OUT
                        Py_ssize_t n, Py_ssize_t w, Py_ssize_t stride) noexcept nogil:
@@ -504,44 +610,58 @@ cdef void softmax_jacobian(const double* x,  # IN
     s[n - 1] = si * (one_minus_max if ties == 1 and x[n - 1] == m else 1.0 - si)
 
 
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
-                        double* low) noexcept nogil:
-    # Compensated dot product (Ogita-Rump-Oishi Dot2) over lanes: exact products
-    # (two_prod_err), compensated sums; returned as a double-double hi + low[0].
+cdef inline double _dot_lanes(const double* a, const double* b, Py_ssize_t n, double* low,
+                              int L) noexcept nogil:
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double p
     cdef Py_ssize_t k, j, i
-    for j in range(LANES):
+    for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
-    for k in range(n // LANES):
-        for j in range(LANES):
-            i = k * LANES + j
+    for k in range(n // L):
+        for j in range(L):
+            i = k * L + j
             p = a[i] * b[i]
             c[j] += two_prod_err(a[i], b[i], p)
             _lane_add(&s[j], &c[j], p)
-    for i in range(n - n % LANES, n):
+    for i in range(n - n % L, n):
         p = a[i] * b[i]
         c[0] += two_prod_err(a[i], b[i], p)
         _lane_add(&s[0], &c[0], p)
-    return _combine(s, c, low)
+    return _combine(s, c, low, L)
 
 
-cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
+                        double* low) noexcept nogil:
+    # Compensated dot product (Ogita-Rump-Oishi Dot2) over lanes: exact products
+    # (two_prod_err), compensated sums; returned as a double-double hi + low[0].
+    if n < SHORT:
+        return _dot_lanes(a, b, n, low, SHORT_LANES)
+    return _dot_lanes(a, b, n, low, LANES)
+
+
+cdef inline double _sum_lanes(const double* a, Py_ssize_t n, int L) noexcept nogil:
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double low
     cdef Py_ssize_t k, j, i
-    for j in range(LANES):
+    for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
-    for k in range(n // LANES):
-        for j in range(LANES):
-            _lane_add(&s[j], &c[j], a[k * LANES + j])
-    for i in range(n - n % LANES, n):
+    for k in range(n // L):
+        for j in range(L):
+            _lane_add(&s[j], &c[j], a[k * L + j])
+    for i in range(n - n % L, n):
         _lane_add(&s[0], &c[0], a[i])
-    return _combine(s, c, &low)
+    return _combine(s, c, &low, L)
+
+
+cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
+    # Compensated sum over lanes.
+    if n < SHORT:
+        return _sum_lanes(a, n, SHORT_LANES)
+    return _sum_lanes(a, n, LANES)
 
 
 cdef void softmax_backward(const double* grad_output,  # IN
@@ -582,8 +702,10 @@ _TABLE.sigmoid_backward = sigmoid_backward
 _TABLE.tanh_backward = tanh_backward
 _TABLE.relu_backward = relu_backward
 _TABLE.leaky_relu_backward = leaky_relu_backward
-_TABLE.softmax = softmax
-_TABLE.log_softmax = log_softmax
+_TABLE.softmax = softmax_slice
+_TABLE.log_softmax = log_softmax_slice
+_TABLE.softmax_rows = softmax_rows
+_TABLE.log_softmax_rows = log_softmax_rows
 _TABLE.softmax_jacobian = softmax_jacobian
 _TABLE.softmax_backward = softmax_backward
 _TABLE.log_softmax_backward = log_softmax_backward

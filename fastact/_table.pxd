@@ -7,6 +7,8 @@ ctypedef void (*binary_k)(const double*, const double*, double*, Py_ssize_t) noe
 ctypedef void (*binary_param_k)(const double*, const double*, double*, Py_ssize_t,
                                 double) noexcept nogil
 
+ctypedef void (*rows_k)(const double*, double*, Py_ssize_t, Py_ssize_t) noexcept nogil
+
 ctypedef void (*cols_k)(const double*, double*, Py_ssize_t, Py_ssize_t,
                         Py_ssize_t) noexcept nogil
 
@@ -28,5 +30,7 @@ ctypedef struct KernelTable:
     unary_k softmax_jacobian
     binary_k softmax_backward
     binary_k log_softmax_backward
+    rows_k softmax_rows
+    rows_k log_softmax_rows
     cols_k softmax_cols
     cols_k log_softmax_cols

@@ -18,7 +18,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
 
 from fastact._table cimport (
-    KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, cols_k,
+    KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, rows_k, cols_k,
 )
 
 cdef extern from *:
@@ -367,13 +367,33 @@ cdef inline void _rows2(binary_k k, const double* g, const double* y, double* ou
     fastact_end_team()
 
 
+cdef inline void _row_batches(rows_k k, const double* x, double* out, Py_ssize_t rows,
+                              Py_ssize_t n) noexcept nogil:
+    # A contiguous run of whole rows per thread; the kernel computes each row from that
+    # row alone, so results do not depend on the thread count.
+    cdef int nt
+    cdef Py_ssize_t per, t, lo
+    if n == 0 or rows == 0:
+        return
+    nt = _team(rows * n) if rows > 1 else 1
+    if nt == 1:
+        k(x, out, rows, n)
+        return
+    per = (rows + nt - 1) // nt
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        lo = t * per
+        if lo < rows:
+            k(x + lo * n, out + lo * n, min(per, rows - lo), n)
+    fastact_end_team()
+
+
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
-    _rows(T.softmax, x, out, rows, n, n)
+    _row_batches(T.softmax_rows, x, out, rows, n)
 
 cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
                            Py_ssize_t n) noexcept nogil:
-    _rows(T.log_softmax, x, out, rows, n, n)
+    _row_batches(T.log_softmax_rows, x, out, rows, n)
 
 cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
                                 Py_ssize_t n) noexcept nogil:
