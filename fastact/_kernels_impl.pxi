@@ -687,6 +687,88 @@ cdef void log_softmax_backward(const double* grad_output,  # IN
         out[i] = grad_output[i] - vexp(output[i]) * total
 
 
+cdef inline void _short_rows_backward(const double* g, const double* y, double* out,
+                                      Py_ssize_t rows, Py_ssize_t n, bint log) noexcept nogil:
+    # The backward kernels for rows shorter than SHORT_ROW, as _short_rows does forward:
+    # each row's compensated sum (g . y, or sum g for log) runs across ROW_BLOCK rows on
+    # transposed copies, then each row is written from its sum as in the slice kernels.
+    cdef double gb[SHORT_ROW * ROW_BLOCK]
+    cdef double yb[SHORT_ROW * ROW_BLOCK]
+    cdef double s[ROW_BLOCK]
+    cdef double c[ROW_BLOCK]
+    cdef double low[ROW_BLOCK]
+    cdef Py_ssize_t r0 = 0, r, i, w, k
+    cdef double p, t
+    while r0 < rows:
+        w = min(<Py_ssize_t>ROW_BLOCK, rows - r0)
+        for r in range(w):
+            for i in range(n):
+                gb[i * w + r] = g[(r0 + r) * n + i]
+                if not log:
+                    yb[i * w + r] = y[(r0 + r) * n + i]
+        for r in range(w):
+            s[r] = 0.0
+            c[r] = 0.0
+        for i in range(n):
+            for r in range(w):
+                if log:
+                    _lane_add(&s[r], &c[r], gb[i * w + r])
+                else:
+                    p = gb[i * w + r] * yb[i * w + r]
+                    c[r] += two_prod_err(gb[i * w + r], yb[i * w + r], p)
+                    _lane_add(&s[r], &c[r], p)
+        for r in range(w):
+            t = s[r] + c[r]
+            low[r] = two_sum_err(s[r], c[r], t)
+            s[r] = t
+        for r in range(w):
+            for i in range(n):
+                k = (r0 + r) * n + i
+                if log:
+                    out[k] = g[k] - vexp(y[k]) * s[r]
+                else:
+                    out[k] = y[k] * ((g[k] - s[r]) - low[r])
+        r0 += w
+
+
+cdef void softmax_backward_rows(const double* grad_output,  # IN, rows * n
+                                const double* output,       # IN, rows * n
+                                double* out,                # OUT, rows * n
+                                Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r
+    if n < SHORT_ROW:
+        _short_rows_backward(grad_output, output, out, rows, n, False)
+    else:
+        for r in range(rows):
+            softmax_backward(grad_output + r * n, output + r * n, out + r * n, n)
+
+
+cdef void log_softmax_backward_rows(const double* grad_output,  # IN, rows * n
+                                    const double* output,       # IN, rows * n
+                                    double* out,                # OUT, rows * n
+                                    Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r
+    if n < SHORT_ROW:
+        _short_rows_backward(grad_output, output, out, rows, n, True)
+    else:
+        for r in range(rows):
+            log_softmax_backward(grad_output + r * n, output + r * n, out + r * n, n)
+
+
+cdef void softmax_backward_slice(const double* grad_output,  # IN
+                                 const double* output,       # IN
+                                 double* out,                # OUT
+                                 Py_ssize_t n) noexcept nogil:
+    softmax_backward_rows(grad_output, output, out, 1, n)
+
+
+cdef void log_softmax_backward_slice(const double* grad_output,  # IN
+                                     const double* output,       # IN
+                                     double* out,                # OUT
+                                     Py_ssize_t n) noexcept nogil:
+    log_softmax_backward_rows(grad_output, output, out, 1, n)
+
+
 # ---------------------------------------------------------------- export
 
 cdef KernelTable _TABLE
@@ -707,8 +789,10 @@ _TABLE.log_softmax = log_softmax_slice
 _TABLE.softmax_rows = softmax_rows
 _TABLE.log_softmax_rows = log_softmax_rows
 _TABLE.softmax_jacobian = softmax_jacobian
-_TABLE.softmax_backward = softmax_backward
-_TABLE.log_softmax_backward = log_softmax_backward
+_TABLE.softmax_backward = softmax_backward_slice
+_TABLE.log_softmax_backward = log_softmax_backward_slice
+_TABLE.softmax_backward_rows = softmax_backward_rows
+_TABLE.log_softmax_backward_rows = log_softmax_backward_rows
 _TABLE.softmax_cols = softmax_cols
 _TABLE.log_softmax_cols = log_softmax_cols
 

@@ -9,6 +9,9 @@ ctypedef void (*binary_param_k)(const double*, const double*, double*, Py_ssize_
 
 ctypedef void (*rows_k)(const double*, double*, Py_ssize_t, Py_ssize_t) noexcept nogil
 
+ctypedef void (*rows2_k)(const double*, const double*, double*, Py_ssize_t,
+                        Py_ssize_t) noexcept nogil
+
 ctypedef void (*cols_k)(const double*, double*, Py_ssize_t, Py_ssize_t,
                         Py_ssize_t) noexcept nogil
 
@@ -32,5 +35,7 @@ ctypedef struct KernelTable:
     binary_k log_softmax_backward
     rows_k softmax_rows
     rows_k log_softmax_rows
+    rows2_k softmax_backward_rows
+    rows2_k log_softmax_backward_rows
     cols_k softmax_cols
     cols_k log_softmax_cols

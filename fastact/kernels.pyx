@@ -18,7 +18,8 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
 
 from fastact._table cimport (
-    KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, rows_k, cols_k,
+    KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, rows_k, rows2_k,
+    cols_k,
 )
 
 cdef extern from *:
@@ -351,22 +352,6 @@ cdef inline void _rows(unary_k k, const double* x, double* out, Py_ssize_t rows,
     fastact_end_team()
 
 
-cdef inline void _rows2(binary_k k, const double* g, const double* y, double* out,
-                        Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    cdef int nt
-    cdef Py_ssize_t r
-    if n == 0:
-        return
-    nt = _team(rows * n) if rows > 1 else 1
-    if nt == 1:
-        for r in range(rows):
-            k(g + r * n, y + r * n, out + r * n, n)
-        return
-    for r in prange(rows, num_threads=nt, schedule="static"):
-        k(g + r * n, y + r * n, out + r * n, n)
-    fastact_end_team()
-
-
 cdef inline void _row_batches(rows_k k, const double* x, double* out, Py_ssize_t rows,
                               Py_ssize_t n) noexcept nogil:
     # A contiguous run of whole rows per thread; the kernel computes each row from that
@@ -387,6 +372,25 @@ cdef inline void _row_batches(rows_k k, const double* x, double* out, Py_ssize_t
     fastact_end_team()
 
 
+cdef inline void _row_batches2(rows2_k k, const double* g, const double* y, double* out,
+                               Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+    # _row_batches for the backward kernels.
+    cdef int nt
+    cdef Py_ssize_t per, t, lo
+    if n == 0 or rows == 0:
+        return
+    nt = _team(rows * n) if rows > 1 else 1
+    if nt == 1:
+        k(g, y, out, rows, n)
+        return
+    per = (rows + nt - 1) // nt
+    for t in prange(nt, num_threads=nt, schedule="static"):
+        lo = t * per
+        if lo < rows:
+            k(g + lo * n, y + lo * n, out + lo * n, min(per, rows - lo), n)
+    fastact_end_team()
+
+
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
     _row_batches(T.softmax_rows, x, out, rows, n)
@@ -401,11 +405,11 @@ cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
 
 cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
                                 Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _rows2(T.softmax_backward, grad_output, output, out, rows, n)
+    _row_batches2(T.softmax_backward_rows, grad_output, output, out, rows, n)
 
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _rows2(T.log_softmax_backward, grad_output, output, out, rows, n)
+    _row_batches2(T.log_softmax_backward_rows, grad_output, output, out, rows, n)
 
 
 cdef inline void _cols(cols_k k, const double* x, double* out, Py_ssize_t outer,
