@@ -19,6 +19,7 @@ from fastact._math cimport (
     d_sigmoid, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset, vexp,
+    vlog1p,
 )
 
 
@@ -479,7 +480,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         hi = s[j]
         t = hi - 2.0
         t = t + (c[j] + two_sum_err(hi, -2.0, t))
-        s[j] = log1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
+        s[j] = vlog1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
         c[j] = 1.0 / s[j]               # for div_by
     for i in range(n):
         row = x + i * stride

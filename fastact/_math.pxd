@@ -62,6 +62,17 @@ cdef extern from *:
     static const double fastact_P9 = 9.257116129556769e-05;
     static const double fastact_P10 = -3.12011014257974e-05;
     static const double fastact_P11 = 6.485163482793113e-06;
+    /* 2 atanh(s) = 2s + s z W(z), z = s^2 <= 0.0295 (tools/fit_polynomials.py) */
+    static const double fastact_W0 = 0.666666666666667;
+    static const double fastact_W1 = 0.39999999999899505;
+    static const double fastact_W2 = 0.28571428625975487;
+    static const double fastact_W3 = 0.2222221113479508;
+    static const double fastact_W4 = 0.18182889125261723;
+    static const double fastact_W5 = 0.15331721600556042;
+    static const double fastact_W6 = 0.14616449685043406;
+    /* bits of sqrt(1/2): mantissas are folded into [sqrt(1/2), sqrt(2)) */
+    static const unsigned long long fastact_SQRT_HALF_BITS = 0x3fe6a09e667f3bcdULL;
+    static const unsigned long long fastact_TWO52_BITS = 0x4330000000000000ULL;
     """
     const double _SHIFT "fastact_SHIFT"
     const double _SHIFT_BIAS "fastact_SHIFT_BIAS"
@@ -92,6 +103,15 @@ cdef extern from *:
     const double _P9 "fastact_P9"
     const double _P10 "fastact_P10"
     const double _P11 "fastact_P11"
+    const double _W0 "fastact_W0"
+    const double _W1 "fastact_W1"
+    const double _W2 "fastact_W2"
+    const double _W3 "fastact_W3"
+    const double _W4 "fastact_W4"
+    const double _W5 "fastact_W5"
+    const double _W6 "fastact_W6"
+    const unsigned long long _SQRT_HALF_BITS "fastact_SQRT_HALF_BITS"
+    const unsigned long long _TWO52_BITS "fastact_TWO52_BITS"
 
 
 # ---------------------------------------------------------------- exp
@@ -345,3 +365,32 @@ cdef inline double exp_shifted(double x, double m) noexcept nogil:
     cdef double v = vexp_neg(d)
     e = e if d > _EXP_MIN else 0.0      # d = -inf: e is NaN, and v is 0 anyway
     return v + v * e
+
+
+# ---------------------------------------------------------------- log1p
+
+
+cdef inline double vlog1p(double t) noexcept nogil:
+    # log(1 + t) for t >= 0 (or NaN), branchless, for the softmax normaliser over many
+    # columns at once (libm's log1p would keep that loop scalar). 1 + t = u + c exactly;
+    # u = 2^k z with z in [sqrt(1/2), sqrt(2)) from integer bits; log z = 2 atanh(s),
+    # s = f / (2 + f), f = z - 1, arranged as f - (f^2/2 - s (f^2/2 + R)) so that the
+    # rounding errors stay far below f; log(1 + t) = k ln2 + log z + c / u.
+    cdef _Bits b, kb
+    cdef double u = 1.0 + t
+    cdef double c = two_sum_err(1.0, t, u)
+    cdef unsigned long long top
+    b.d = u
+    top = (b.u - _SQRT_HALF_BITS) >> 52          # k (u >= 1, so no sign to carry)
+    b.u = b.u - (top << 52)
+    kb.u = top + _TWO52_BITS
+    cdef double k = kb.d - 4503599627370496.0    # k as a double: 2^52 + k - 2^52
+    cdef double f = b.d - 1.0
+    cdef double hfsq = 0.5 * f * f
+    cdef double s = f / (2.0 + f)
+    cdef double z = s * s
+    cdef double z2 = z * z
+    cdef double w = ((_W0 + _W1 * z) + (_W2 + _W3 * z) * z2
+                     + ((_W4 + _W5 * z) + _W6 * z2) * (z2 * z2))
+    cdef double r = k * _LN2_HI - ((hfsq - (s * (hfsq + z * w) + (k * _LN2_LO + c / u))) - f)
+    return t if t != t else r

@@ -66,19 +66,25 @@ def _rows_of(arr, perm, batch, n):
 
 
 def _fast_path(inputs, axis, out, jacobian):
-    """The common call, C-contiguous float64 arrays of one shape over the last axis with
-    no `out`, skips the general layout work (a few microseconds on small arrays)."""
-    if out is not None or jacobian:
+    """The common call, C-contiguous float64 arrays of one shape over the last axis (and
+    `out` of that kind, apart from the inputs or exactly one of them), skips the general
+    layout work (a few microseconds on small arrays)."""
+    if jacobian:
         return None
     first = inputs[0][1]
-    for _, v in inputs:
+    arrays = [v for _, v in inputs]
+    for v in arrays if out is None else arrays + [out]:
         if (type(v) is not np.ndarray or v.dtype != np.float64 or not v.flags.c_contiguous
                 or v.shape != first.shape):
             return None
     if (first.ndim == 0 or first.size == 0 or type(axis) is not int
             or axis not in (-1, first.ndim - 1)):
         return None
-    return [v for _, v in inputs]
+    if out is not None and (not out.flags.writeable or any(
+            v is not out and np.may_share_memory(v, out) and not _same_start(v, out)
+            for v in arrays)):
+        return None
+    return arrays
 
 
 def _same_start(a, b):
@@ -112,7 +118,7 @@ def _columns(driver, x, axes, out):
 def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
     arrays = _fast_path(inputs, axis, out, jacobian)
     if arrays is not None:
-        result = np.empty(arrays[0].shape)
+        result = np.empty(arrays[0].shape) if out is None else out
         n = arrays[0].shape[-1]
         driver(*arrays, result, arrays[0].size // n, n)
         return result
@@ -187,8 +193,8 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -
     Shifting by the max makes any finite input safe (``softmax([1000, 1001, 1002])`` is
     finite). A slice holding +inf gives each +inf entry ``1/k`` (k of them) and the rest
     0; a slice with a NaN, or all -inf, gives NaN; an empty slice gives an empty result.
-    Each element is within 4 ulp of the exact value, long slices included: the shift's
-    rounding error is carried into exp and the sum is compensated.
+    Each element is within 4 ulp of the exact value, long slices included: each exp is
+    reduced from x_i itself (no rounded ``x_i - m``) and the sum is compensated.
     """
     return _run("softmax", _rows.softmax, [("x", x)], axis, out, columns=_rows.softmax_cols)
 
