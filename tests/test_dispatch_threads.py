@@ -61,12 +61,15 @@ def test_variant_softmax_accuracy(variant):
 def test_variants_agree():
     x = np.concatenate([np.linspace(-750, 750, 20001), accuracy_points(seed=9, n=300)])
     rows = np.random.default_rng(10).normal(scale=5, size=(20, 300))
+    short = np.random.default_rng(10).normal(scale=5, size=(70, 7))
     results = {}
     before = kernels.variant
     try:
         for v in VARIANTS:
             kernels._use_variant(v)
-            results[v] = [f(x) for f in ELEMENTWISE] + [fa.softmax(rows), fa.log_softmax(rows)]
+            results[v] = [f(x) for f in ELEMENTWISE] + [
+                fa.softmax(rows), fa.log_softmax(rows), fa.softmax(short),
+                fa.log_softmax(short)]
     finally:
         kernels._use_variant(before)
     base = results["baseline"]
@@ -82,12 +85,15 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
     x = rng.uniform(-30, 30, 300_001)        # above the threading threshold, odd length
     g = rng.normal(size=x.shape)
     rows = rng.normal(scale=4, size=(600, 500))
+    short = rng.normal(scale=4, size=(7001, 10))     # the short-row path, odd batch
     fa.set_num_threads(1)
     def run():
         return [f(x) for f in ELEMENTWISE] + [
             fa.sigmoid_backward(g, fa.sigmoid(x)), fa.softmax(rows), fa.log_softmax(rows),
             fa.softmax_backward(rows, fa.softmax(rows)), fa.softmax(rows, axis=0),
-            fa.log_softmax(rows[None], axis=1)]
+            fa.log_softmax(rows[None], axis=1), fa.softmax(short), fa.log_softmax(short),
+            fa.softmax_backward(short, fa.softmax(short)),
+            fa.log_softmax_backward(short, fa.log_softmax(short))]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()

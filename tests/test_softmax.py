@@ -256,3 +256,50 @@ def test_columns_ulp(shape, axis):
         s_exact, l_exact = mp_softmax_and_log(row)
         assert max_ulp_error(s_row, s_exact)[0] <= 4
         assert max_ulp_error(l_row, l_exact)[0] <= 4
+
+
+def _short_rows(n, batch=70, seed=13):
+    # A batch crossing the 64-row blocks of the short-row path: ordinary rows, a dominant
+    # entry (T ~ 1e-20), all ties (T = n - 1), entries 700+ below the max, -inf entries.
+    rng = np.random.default_rng(seed + n)
+    x = rng.normal(scale=5, size=(batch, n))
+    x[1, 0] += 60.0
+    x[2] = 3.25
+    x[3, 1:] = x[3, 0] - rng.uniform(700, 746, n - 1)
+    x[4, 1:] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 31, 32, 33])
+def test_short_rows_ulp_and_consistency(n):
+    # Rows below 32 entries are normalised a block at a time (_short_rows): each row is
+    # within the bounds, and gives the same bits alone as in the batch.
+    x = _short_rows(n)
+    s, lg = fa.softmax(x), fa.log_softmax(x)
+    for i in range(6):
+        s_exact, l_exact = mp_softmax_and_log(x[i])
+        finite = np.isfinite(x[i])
+        assert max_ulp_error(s[i], s_exact)[0] <= 4, i
+        assert max_ulp_error(lg[i][finite], [e for e, f in zip(l_exact, finite) if f])[0] <= 4
+        assert np.all(lg[i][~finite] == -np.inf)
+        assert_array_equal(fa.softmax(x[i]), s[i])
+        assert_array_equal(fa.log_softmax(x[i]), lg[i])
+    assert_allclose(s, np_softmax(x), rtol=1e-14, atol=1e-300)
+    assert_allclose(lg[np.isfinite(lg)], np_log_softmax(x)[np.isfinite(lg)], rtol=1e-14,
+                    atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 33])
+def test_short_rows_backward(n):
+    x = _short_rows(n)
+    g = np.random.default_rng(n).normal(size=x.shape)
+    s, lg = fa.softmax(x), fa.log_softmax(x)
+    want = s * (g - (g * s).sum(axis=-1, keepdims=True))
+    assert_allclose(fa.softmax_backward(g, s), want, rtol=1e-12, atol=1e-15)
+    want_log = g - np.exp(lg) * g.sum(axis=-1, keepdims=True)
+    assert_allclose(fa.log_softmax_backward(g, lg), want_log, rtol=1e-12, atol=1e-15)
+    for i in range(3):
+        assert_array_equal(fa.softmax_backward(g[i], s[i]), fa.softmax_backward(g, s)[i])
+    inplace = g.copy()
+    fa.softmax_backward(inplace, s, out=inplace)
+    assert_array_equal(inplace, fa.softmax_backward(g, s))
