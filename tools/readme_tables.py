@@ -1,11 +1,10 @@
-"""Print the README's speed and accuracy tables as Markdown: the median of several runs of
-`python -m fastact bench --json` (the machines are shared and noisy).
+"""Print the README's speed and accuracy tables against NumPy, SciPy, PyTorch and JAX as
+Markdown: the median of five runs of `python -m fastact bench --json` (one thread, 1e6,
+with whatever peers import; the machines are shared and noisy).
 
-    python tools/readme_tables.py peers      # one thread, 1e6, with whatever peers import
-    python tools/readme_tables.py avx2       # an AVX2-only CPU played by this one
+    python tools/readme_tables.py
 
-`avx2` runs the bench under FASTACT_ISA=avx2 and NPY_ENABLE_CPU_FEATURES limited to AVX2,
-so NumPy's float64 exp and tanh lose their AVX-512 code paths.
+The speed issue's targets, as ratios, come from tools/speed_targets.py.
 """
 
 import json
@@ -16,10 +15,9 @@ import sys
 
 FUNCTIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax",
              "sigmoid_derivative", "tanh_derivative"]
-NUMPY_AVX2 = "SSE SSE2 SSE3 SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2"
 
 
-def bench(env_extra, runs=3):
+def bench(env_extra, runs=5):
     env = dict(os.environ, **env_extra)
     cmd = [sys.executable, "-m", "fastact", "bench", "--threads", "1", "--sizes", "1e6",
            "--functions", ",".join(FUNCTIONS), "--json"]
@@ -61,17 +59,5 @@ def peers():
                                         "torch", "jax"]) + " |")
 
 
-def avx2():
-    runs = bench({"FASTACT_ISA": "avx2", "NPY_ENABLE_CPU_FEATURES": NUMPY_AVX2})
-    print("| function | fastact avx2 | NumPy naive | NumPy best | × naive | × best |")
-    print("|---|---|---|---|---|---|")
-    for f in FUNCTIONS:
-        ours = median_ns(runs, f, "fastact")
-        naive, best = median_ns(runs, f, "numpy_naive"), median_ns(runs, f, "numpy_best")
-        ratio = lambda t: None if t is None else t / ours  # noqa: E731
-        print(f"| {f} | {cell(ours)} | {cell(naive)} | {cell(best)} | "
-              f"{cell(ratio(naive), '.1f')}× | {cell(ratio(best), '.1f')}× |")
-
-
 if __name__ == "__main__":
-    {"peers": peers, "avx2": avx2}[sys.argv[1] if len(sys.argv) > 1 else "peers"]()
+    peers()
