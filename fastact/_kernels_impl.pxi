@@ -129,10 +129,11 @@ cdef void leaky_relu_backward(const double* grad_output,  # IN
 #
 # Reductions run over L independent accumulators (lane j takes elements i = j mod L),
 # which GCC turns into SIMD registers, and the lanes are combined by a fixed pairwise tree:
-# results do not depend on the instruction set or the thread count. L is LANES for long
-# slices and SHORT_LANES below SHORT entries, where combining 32 lanes would cost more than
-# the slice itself (a classifier's 10-entry rows); each helper takes L as an argument that
-# is a constant at every call, so each lane count compiles to its own loops.
+# results do not depend on the thread count (the instruction-set variants differ only by
+# their fused multiply-adds). L is LANES for long slices and SHORT_LANES below SHORT
+# entries, where combining 32 lanes would cost more than the slice itself; each helper
+# takes L as an argument that is a constant at every call, so each lane count compiles to
+# its own loops.
 
 cdef enum:
     LANES = 32
@@ -230,14 +231,6 @@ cdef inline double _combine(double* s, double* c, double* low, int L) noexcept n
     return t
 
 
-cdef inline void _biased_add(double* s, double* c, double v) noexcept nogil:
-    # s + c += v for 0 <= v <= s: lanes start at a bias no term exceeds (taken off at the
-    # end), so Fast2Sum's condition |s| >= |v| holds and its error term is exact in 2 flops.
-    cdef double t = s[0] + v
-    c[0] += v - (t - s[0])
-    s[0] = t
-
-
 cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m, double lo,
                            unsigned long long offset, bint near, bint store, double* s,
                            double* c, double* ties) noexcept nogil:
@@ -252,7 +245,7 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
     if store:
         out[i] = v
     ties[0] += 1.0 if xi == m else 0.0
-    _biased_add(s, c, 0.0 if xi == m else v)
+    _lane_add(s, c, 0.0 if xi == m else v)
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
@@ -274,11 +267,11 @@ cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n,
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double ties[LANES]
-    cdef double low, hi, rest, unit
+    cdef double low, rest, unit
     cdef bint near = fabs(m) <= 2000.0
     cdef Py_ssize_t j
     for j in range(L):
-        s[j] = 2.0
+        s[j] = 0.0
         c[j] = 0.0
         ties[j] = 0.0
     if near:
@@ -294,9 +287,7 @@ cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n,
         else:
             _add_terms(x, out, n, m, False, False, s, c, ties, L)
     _fold_sum(ties, L)
-    hi = _combine(s, c, &low, L)
-    rest = hi - 2.0 * L
-    rest = rest + (low + two_sum_err(hi, -2.0 * L, rest))
+    rest = _combine(s, c, &low, L)
     total[0] = ties[0] * unit + rest
     return rest / unit + (ties[0] - 1.0)
 
@@ -308,9 +299,9 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
     # accurate. The terms (written to out when `store`) are in units u = e^(m - K ln2):
     # exp_units(x_i) = u e^(x_i - m), exact reduction from x_i, for |m| <= 2000; beyond,
     # exp_shifted gives e^(x_i - m) (u = 1). *total is their sum, the softmax divisor.
-    # Maximal entries are counted apart (each is u), the others summed compensated into a
-    # double-double hi + low whose lane biases of 2 (>= any term, see _biased_add) come
-    # off exactly.
+    # Maximal entries are counted apart (each is u), the others summed with TwoSum
+    # compensation from 0, so that T keeps its relative accuracy even when every term is
+    # far below 1 (one dominant entry: log_softmax of it is -T).
     if n < SHORT:
         return _sum_others_lanes(x, out, n, m, store, total, SHORT_LANES)
     return _sum_others_lanes(x, out, n, m, store, total, LANES)
@@ -404,10 +395,12 @@ cdef enum:
 
 cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
                              Py_ssize_t stride, const double* mx, const double* pinf,
-                             const double* lo, const unsigned long long* offset, bint near,
-                             bint log, double* s, double* c, double* ties) noexcept nogil:
-    # The exp pass of _cols_block, column by column as _add_term does along a slice.
-    # `near` and `log` are constants at each call site (one loop per combination).
+                             const double* lo, const unsigned long long* offset,
+                             const double* far, bint log, double* s, double* c,
+                             double* ties) noexcept nogil:
+    # The exp pass of _cols_block, column by column as _add_term does along a slice, with
+    # exp_units for every column; columns marked `far` are redone by _col_far, and their
+    # out entries are left holding x meanwhile (x itself, when computing in place).
     cdef Py_ssize_t i, j
     cdef const double* row
     cdef double* orow
@@ -418,14 +411,30 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
         for j in range(w):
             v = row[j]
             v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-            if near:
-                e = exp_units(lo[j] if v < lo[j] else v, offset[j])
-            else:
-                e = exp_shifted(v, mx[j])
+            e = exp_units(lo[j] if v < lo[j] else v, offset[j])
             if not log:
-                orow[j] = e
+                orow[j] = row[j] if far[j] != 0.0 else e
             ties[j] += 1.0 if v == mx[j] else 0.0
-            _biased_add(&s[j], &c[j], 0.0 if v == mx[j] else e)
+            _lane_add(&s[j], &c[j], 0.0 if v == mx[j] else e)
+
+
+cdef inline void _col_far(const double* x, double* out, Py_ssize_t n, Py_ssize_t stride,
+                          double m, bint log, double* s, double* c,
+                          double* ties) noexcept nogil:
+    # One column whose max is NaN, -inf or beyond +-2000: the exp pass with exp_shifted,
+    # as _sum_others does for such a slice (a NaN gives NaN everywhere, as does -inf).
+    cdef Py_ssize_t i
+    cdef double v, e
+    s[0] = 0.0
+    c[0] = 0.0
+    ties[0] = 0.0
+    for i in range(n):
+        v = x[i * stride]
+        e = exp_shifted(v, m)
+        if not log:
+            out[i * stride] = e
+        ties[0] += 1.0 if v == m else 0.0
+        _lane_add(s, c, 0.0 if v == m else e)
 
 
 cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
@@ -439,11 +448,11 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     cdef double lo[COLS]
     cdef double unit[COLS]
     cdef unsigned long long offset[COLS]
+    cdef double far[COLS]
     cdef Py_ssize_t i, j
     cdef const double* row
     cdef double* orow
-    cdef double v, e, d, hi, t
-    cdef bint near = True
+    cdef double v, e, d, t
     for j in range(w):
         mx[j] = -INFINITY
         odd[j] = 0.0
@@ -463,23 +472,23 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             if mx[j] == INFINITY:
                 pinf[j] = 1.0
                 mx[j] = 0.0
-        near = near and fabs(mx[j]) <= 2000.0      # as in _sum_others (false for NaN)
     for j in range(w):
-        s[j] = 2.0                      # biased: see _biased_add
+        # Each column on its own: exp_units where its max is within +-2000 (as in
+        # _sum_others; false for NaN), so a column's result never depends on its block.
+        far[j] = 0.0 if fabs(mx[j]) <= 2000.0 else 1.0
+        s[j] = 0.0
         c[j] = 0.0
         ties[j] = 0.0
         lo[j] = mx[j] - 746.0
         offset[j] = exp_units_offset(mx[j])
-        unit[j] = exp_units(mx[j], offset[j]) if near else 1.0
-    if near:
-        _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, True, log, s, c, ties)
-    else:
-        _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, False, log, s, c, ties)
+        unit[j] = exp_units(mx[j], offset[j]) if far[j] == 0.0 else 1.0
+    _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, far, log, s, c, ties)
+    for j in range(w):
+        if far[j] != 0.0:
+            _col_far(x + j, out + j, n, stride, mx[j], log, &s[j], &c[j], &ties[j])
     for j in range(w):
         # T and the divisor as in _sum_others; then the normaliser log1p(T) or the sum.
-        hi = s[j]
-        t = hi - 2.0
-        t = t + (c[j] + two_sum_err(hi, -2.0, t))
+        t = s[j] + c[j]
         s[j] = vlog1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
         c[j] = 1.0 / s[j]               # for div_by
     for i in range(n):

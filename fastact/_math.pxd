@@ -9,7 +9,7 @@
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y.
 
-from libc.math cimport fabs, copysign
+from libc.math cimport INFINITY, fabs, copysign
 
 cdef extern from "<math.h>" nogil:
     # Quiet comparisons: false for NaN without raising FE_INVALID where the compiler keeps
@@ -315,8 +315,9 @@ cdef extern from *:
 cdef extern from *:
     """
     /* v / d given r = 1 / d (rounded): with an fma, the product v * r corrected by its
-       exact residual v - q d, which is v / d correctly rounded (Markstein) at three fmas
-       against a division's much lower throughput; without one, the division itself. */
+       exact residual v - q d, which is v / d correctly rounded (Markstein; a subnormal
+       quotient may be one subnormal ulp off) at three fmas against a division's much
+       lower throughput; without an fma, the division itself. */
     static inline double fastact_div_by(double v, double d, double r) {
     #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
         double q = v * r;
@@ -371,7 +372,7 @@ cdef inline double exp_shifted(double x, double m) noexcept nogil:
 
 
 cdef inline double vlog1p(double t) noexcept nogil:
-    # log(1 + t) for t >= 0 (or NaN), branchless, for the softmax normaliser over many
+    # log(1 + t) for t >= 0 (or NaN; within 0.9 ulp), branchless, for the softmax normaliser over many
     # columns at once (libm's log1p would keep that loop scalar). 1 + t = u + c exactly;
     # u = 2^k z with z in [sqrt(1/2), sqrt(2)) from integer bits; log z = 2 atanh(s),
     # s = f / (2 + f), f = z - 1, arranged as f - (f^2/2 - s (f^2/2 + R)) so that the
@@ -393,4 +394,4 @@ cdef inline double vlog1p(double t) noexcept nogil:
     cdef double w = ((_W0 + _W1 * z) + (_W2 + _W3 * z) * z2
                      + ((_W4 + _W5 * z) + _W6 * z2) * (z2 * z2))
     cdef double r = k * _LN2_HI - ((hfsq - (s * (hfsq + z * w) + (k * _LN2_LO + c / u))) - f)
-    return t if t != t else r
+    return t if (t != t or t == INFINITY) else r

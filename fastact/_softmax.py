@@ -194,7 +194,8 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -
     finite). A slice holding +inf gives each +inf entry ``1/k`` (k of them) and the rest
     0; a slice with a NaN, or all -inf, gives NaN; an empty slice gives an empty result.
     Each element is within 4 ulp of the exact value, long slices included: each exp is
-    reduced from x_i itself (no rounded ``x_i - m``) and the sum is compensated.
+    reduced from x_i itself (no rounded ``x_i - m``; beyond ``|m| = 2000`` the rounding
+    error of ``x_i - m`` is carried instead) and the sum is compensated.
     """
     return _run("softmax", _rows.softmax, [("x", x)], axis, out, columns=_rows.softmax_cols)
 

@@ -86,6 +86,8 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
     g = rng.normal(size=x.shape)
     rows = rng.normal(scale=4, size=(600, 500))
     short = rng.normal(scale=4, size=(7001, 10))     # the short-row path, odd batch
+    short[3500] = -np.inf                            # rows with the other exp reduction,
+    short[3511, 0] = 2500.0                          # where the threads' runs meet
     fa.set_num_threads(1)
     def run():
         return [f(x) for f in ELEMENTWISE] + [
@@ -93,7 +95,8 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             fa.softmax_backward(rows, fa.softmax(rows)), fa.softmax(rows, axis=0),
             fa.log_softmax(rows[None], axis=1), fa.softmax(short), fa.log_softmax(short),
             fa.softmax_backward(short, fa.softmax(short)),
-            fa.log_softmax_backward(short, fa.log_softmax(short))]
+            fa.log_softmax_backward(short, fa.log_softmax(short)),
+            fa.softmax(np.ascontiguousarray(short.T), axis=0)]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()

@@ -303,3 +303,37 @@ def test_short_rows_backward(n):
     inplace = g.copy()
     fa.softmax_backward(inplace, s, out=inplace)
     assert_array_equal(inplace, fa.softmax_backward(g, s))
+
+
+@pytest.mark.parametrize("special", [-np.inf, np.nan, 2500.0, -2500.0])
+def test_a_special_row_leaves_the_others_alone(special):
+    # Rows and columns are normalised in blocks; a row whose max takes the other exp
+    # reduction (NaN, all -inf, |max| > 2000) must not change its neighbours' bits.
+    x = np.random.default_rng(21).normal(scale=3, size=(64, 10))
+    alone = [fa.softmax(r) for r in x], [fa.log_softmax(r) for r in x]
+    x[5] = special if np.isnan(special) or np.isinf(special) else special + x[5]
+    for func, want in zip((fa.softmax, fa.log_softmax), alone):
+        got = func(x)
+        cols = func(np.ascontiguousarray(x.T), axis=0).T
+        for i in range(64):
+            if i != 5:
+                assert_array_equal(got[i], want[i])
+                assert_array_equal(cols[i], want[i])
+        assert_array_equal(got[5], func(x[5]))
+
+
+def test_log_softmax_of_a_dominant_entry_sums_the_rest_in_full():
+    # Every other term below 2^-52 of the max's: log_softmax(max) = -T needs T to full
+    # relative accuracy (a biased compensated sum lost it: 6 ulp on this row).
+    x = np.array([0.3, -42.2, -40.300000000000004, -48.5, -41.6, -44.900000000000006,
+                  -40.300000000000004, -43.2, -44.300000000000004, -48.300000000000004,
+                  -45.7, -47.800000000000004, -42.800000000000004, -49.400000000000006,
+                  -44.900000000000006, -43.7])
+    rng = np.random.default_rng(22)
+    cols = np.r_[0.0, rng.uniform(-50, -40, 199)][:, None] + np.zeros((1, 3))
+    for row, got in [(x, fa.log_softmax(x)), (np.r_[x, -np.inf * np.ones(300)], None),
+                     (cols[:, 0], fa.log_softmax(cols, axis=0)[:, 0])]:
+        got = fa.log_softmax(row) if got is None else got
+        finite = np.isfinite(row)
+        _, l_exact = mp_softmax_and_log(row[finite])
+        assert max_ulp_error(got[finite], l_exact)[0] <= 4
