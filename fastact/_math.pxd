@@ -394,4 +394,4 @@ cdef inline double vlog1p(double t) noexcept nogil:
     cdef double w = ((_W0 + _W1 * z) + (_W2 + _W3 * z) * z2
                      + ((_W4 + _W5 * z) + _W6 * z2) * (z2 * z2))
     cdef double r = k * _LN2_HI - ((hfsq - (s * (hfsq + z * w) + (k * _LN2_LO + c / u))) - f)
-    return t if (t != t or t == INFINITY) else r
+    return t if not (t <= 1.7976931348623157e308) else r      # NaN, +inf
