@@ -352,52 +352,58 @@ cdef inline void _rows(unary_k k, const double* x, double* out, Py_ssize_t rows,
     fastact_end_team()
 
 
-cdef inline void _row_batches(rows_k k, const double* x, double* out, Py_ssize_t rows,
-                              Py_ssize_t n) noexcept nogil:
+# A batch call of the softmax family: rows of n entries, x (and g) -> out.
+ctypedef struct RowCall:
+    void* k             # rows_k k(x, out, rows, n), or rows2_k k(g, y, out, rows, n)
+    bint two            # which of the two
+    const double* a
+    const double* b
+    double* out
+    Py_ssize_t n
+
+
+cdef inline void _row_piece(const RowCall* c, Py_ssize_t lo, Py_ssize_t rows) noexcept nogil:
+    cdef Py_ssize_t off = lo * c.n
+    if c.two:
+        (<rows2_k>c.k)(c.a + off, c.b + off, c.out + off, rows, c.n)
+    else:
+        (<rows_k>c.k)(c.a + off, c.out + off, rows, c.n)
+
+
+cdef inline void _row_batches(void* k, bint two, const double* a, const double* b,
+                              double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     # A contiguous run of whole rows per thread; the kernel computes each row from that
     # row alone, so results do not depend on the thread count.
+    cdef RowCall c
     cdef int nt
     cdef Py_ssize_t per, t, lo
     if n == 0 or rows == 0:
         return
+    c.k = k
+    c.two = two
+    c.a = a
+    c.b = b
+    c.out = out
+    c.n = n
     nt = _team(rows * n) if rows > 1 else 1
     if nt == 1:
-        k(x, out, rows, n)
+        _row_piece(&c, 0, rows)
         return
     per = (rows + nt - 1) // nt
     for t in prange(nt, num_threads=nt, schedule="static"):
         lo = t * per
         if lo < rows:
-            k(x + lo * n, out + lo * n, min(per, rows - lo), n)
-    fastact_end_team()
-
-
-cdef inline void _row_batches2(rows2_k k, const double* g, const double* y, double* out,
-                               Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    # _row_batches for the backward kernels.
-    cdef int nt
-    cdef Py_ssize_t per, t, lo
-    if n == 0 or rows == 0:
-        return
-    nt = _team(rows * n) if rows > 1 else 1
-    if nt == 1:
-        k(g, y, out, rows, n)
-        return
-    per = (rows + nt - 1) // nt
-    for t in prange(nt, num_threads=nt, schedule="static"):
-        lo = t * per
-        if lo < rows:
-            k(g + lo * n, y + lo * n, out + lo * n, min(per, rows - lo), n)
+            _row_piece(&c, lo, min(per, rows - lo))
     fastact_end_team()
 
 
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
-    _row_batches(T.softmax_rows, x, out, rows, n)
+    _row_batches(<void*>T.softmax_rows, False, x, NULL, out, rows, n)
 
 cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
                            Py_ssize_t n) noexcept nogil:
-    _row_batches(T.log_softmax_rows, x, out, rows, n)
+    _row_batches(<void*>T.log_softmax_rows, False, x, NULL, out, rows, n)
 
 cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
                                 Py_ssize_t n) noexcept nogil:
@@ -405,11 +411,12 @@ cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
 
 cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
                                 Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches2(T.softmax_backward_rows, grad_output, output, out, rows, n)
+    _row_batches(<void*>T.softmax_backward_rows, True, grad_output, output, out, rows, n)
 
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches2(T.log_softmax_backward_rows, grad_output, output, out, rows, n)
+    _row_batches(<void*>T.log_softmax_backward_rows, True, grad_output, output, out, rows,
+                 n)
 
 
 cdef inline void _cols(cols_k k, const double* x, double* out, Py_ssize_t outer,
