@@ -249,10 +249,9 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
-                            bint near, bint store, double* s, double* c, double* ties,
-                            int L) noexcept nogil:
+                            unsigned long long offset, bint near, bint store, double* s,
+                            double* c, double* ties, int L) noexcept nogil:
     cdef double lo = m - 746.0          # exp_units' domain; e^(x - m) is 0 below anyway
-    cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t b, j, i
     for b in range(n // L):
         for j in range(L):
@@ -269,23 +268,24 @@ cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n,
     cdef double ties[LANES]
     cdef double low, rest, unit
     cdef bint near = fabs(m) <= 2000.0
+    cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t j
     for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
         ties[j] = 0.0
     if near:
-        unit = exp_units(m, exp_units_offset(m))
+        unit = exp_units(m, offset)
         if store:
-            _add_terms(x, out, n, m, True, True, s, c, ties, L)
+            _add_terms(x, out, n, m, offset, True, True, s, c, ties, L)
         else:
-            _add_terms(x, out, n, m, True, False, s, c, ties, L)
+            _add_terms(x, out, n, m, offset, True, False, s, c, ties, L)
     else:
         unit = 1.0
         if store:
-            _add_terms(x, out, n, m, False, True, s, c, ties, L)
+            _add_terms(x, out, n, m, offset, False, True, s, c, ties, L)
         else:
-            _add_terms(x, out, n, m, False, False, s, c, ties, L)
+            _add_terms(x, out, n, m, offset, False, False, s, c, ties, L)
     _fold_sum(ties, L)
     rest = _combine(s, c, &low, L)
     total[0] = ties[0] * unit + rest
@@ -421,20 +421,14 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
 cdef inline void _col_far(const double* x, double* out, Py_ssize_t n, Py_ssize_t stride,
                           double m, bint log, double* s, double* c,
                           double* ties) noexcept nogil:
-    # One column whose max is NaN, -inf or beyond +-2000: the exp pass with exp_shifted,
-    # as _sum_others does for such a slice (a NaN gives NaN everywhere, as does -inf).
+    # One column whose max is NaN, -inf or beyond +-2000: its exp pass redone as
+    # _sum_others does such a slice (exp_shifted; a NaN gives NaN everywhere, as does -inf).
     cdef Py_ssize_t i
-    cdef double v, e
     s[0] = 0.0
     c[0] = 0.0
     ties[0] = 0.0
     for i in range(n):
-        v = x[i * stride]
-        e = exp_shifted(v, m)
-        if not log:
-            out[i * stride] = e
-        ties[0] += 1.0 if v == m else 0.0
-        _lane_add(s, c, 0.0 if v == m else e)
+        _add_term(x, out, i * stride, m, 0.0, 0, False, not log, s, c, ties)
 
 
 cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,

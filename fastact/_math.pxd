@@ -37,6 +37,8 @@ cdef extern from *:
     static const double fastact_LN2_LO = 2.8235290563031577e-13;
     /* exp underflows to 0 below -745.14 */
     static const double fastact_EXP_MIN = -746.0;
+    /* 2^-64, the second step of the subnormal-safe scales */
+    static const double fastact_TWO_M64 = 5.421010862427522e-20;
     /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
     static const double fastact_G0 = 0.5000000000000001;
     static const double fastact_G1 = 0.16666666666666669;
@@ -80,6 +82,7 @@ cdef extern from *:
     const double _LN2_HI "fastact_LN2_HI"
     const double _LN2_LO "fastact_LN2_LO"
     const double _EXP_MIN "fastact_EXP_MIN"
+    const double _TWO_M64 "fastact_TWO_M64"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
     const double _G2 "fastact_G2"
@@ -159,7 +162,7 @@ cdef inline double _scale(double p, double k) noexcept nogil:
 cdef inline double _scale_low(double p, double k) noexcept nogil:
     # p * 2^k for k <= 2 (results below 4 * 1.42): 2^(k + 64) is a normal number down to
     # k = -1086, and the final product with 2^-64 rounds a subnormal result once.
-    return (p * _pow2(k + 64.0)) * 5.421010862427522e-20
+    return (p * _pow2(k + 64.0)) * _TWO_M64
 
 
 cdef inline double vexp_neg(double x) noexcept nogil:
@@ -355,7 +358,7 @@ cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil
     cdef double k = kb.d - _SHIFT
     cdef double p = _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
     sc.u = (kb.u + offset) << 52
-    return (p * sc.d) * 5.421010862427522e-20
+    return (p * sc.d) * _TWO_M64
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:

@@ -335,43 +335,33 @@ cdef void log_softmax_backward(const double* grad_output, const double* output, 
     T.log_softmax_backward(grad_output, output, out, n)
 
 
-cdef inline void _rows(unary_k k, const double* x, double* out, Py_ssize_t rows,
-                       Py_ssize_t n, Py_ssize_t out_n) noexcept nogil:
-    # Whole rows per thread: each row is computed exactly as in a serial call.
-    cdef int nt
-    cdef Py_ssize_t r
-    if n == 0:
-        return
-    nt = _team(rows * n) if rows > 1 else 1
-    if nt == 1:
-        for r in range(rows):
-            k(x + r * n, out + r * out_n, n)
-        return
-    for r in prange(rows, num_threads=nt, schedule="static"):
-        k(x + r * n, out + r * out_n, n)
-    fastact_end_team()
-
-
 # A batch call of the softmax family: rows of n entries, x (and g) -> out.
 ctypedef struct RowCall:
-    void* k             # rows_k k(x, out, rows, n), or rows2_k k(g, y, out, rows, n)
-    bint two            # which of the two
+    void* k             # its signature is given by `kind`
+    int kind            # 0: rows_k k(x, out, rows, n)  1: rows2_k k(g, y, out, rows, n)
+                        # 2: unary_k k(x, out, n) per row, out_n entries out per row
     const double* a
     const double* b
     double* out
     Py_ssize_t n
+    Py_ssize_t out_n
 
 
 cdef inline void _row_piece(const RowCall* c, Py_ssize_t lo, Py_ssize_t rows) noexcept nogil:
     cdef Py_ssize_t off = lo * c.n
-    if c.two:
+    cdef Py_ssize_t r
+    if c.kind == 0:
+        (<rows_k>c.k)(c.a + off, c.out + off, rows, c.n)
+    elif c.kind == 1:
         (<rows2_k>c.k)(c.a + off, c.b + off, c.out + off, rows, c.n)
     else:
-        (<rows_k>c.k)(c.a + off, c.out + off, rows, c.n)
+        for r in range(lo, lo + rows):
+            (<unary_k>c.k)(c.a + r * c.n, c.out + r * c.out_n, c.n)
 
 
-cdef inline void _row_batches(void* k, bint two, const double* a, const double* b,
-                              double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
+cdef inline void _row_batches(void* k, int kind, const double* a, const double* b,
+                              double* out, Py_ssize_t rows, Py_ssize_t n,
+                              Py_ssize_t out_n) noexcept nogil:
     # A contiguous run of whole rows per thread; the kernel computes each row from that
     # row alone, so results do not depend on the thread count.
     cdef RowCall c
@@ -380,11 +370,12 @@ cdef inline void _row_batches(void* k, bint two, const double* a, const double* 
     if n == 0 or rows == 0:
         return
     c.k = k
-    c.two = two
+    c.kind = kind
     c.a = a
     c.b = b
     c.out = out
     c.n = n
+    c.out_n = out_n
     nt = _team(rows * n) if rows > 1 else 1
     if nt == 1:
         _row_piece(&c, 0, rows)
@@ -399,24 +390,24 @@ cdef inline void _row_batches(void* k, bint two, const double* a, const double* 
 
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.softmax_rows, False, x, NULL, out, rows, n)
+    _row_batches(<void*>T.softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
                            Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.log_softmax_rows, False, x, NULL, out, rows, n)
+    _row_batches(<void*>T.log_softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
                                 Py_ssize_t n) noexcept nogil:
-    _rows(T.softmax_jacobian, x, out, rows, n, n * n)
+    _row_batches(<void*>T.softmax_jacobian, 2, x, NULL, out, rows, n, n * n)
 
 cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
                                 Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.softmax_backward_rows, True, grad_output, output, out, rows, n)
+    _row_batches(<void*>T.softmax_backward_rows, 1, grad_output, output, out, rows, n, n)
 
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.log_softmax_backward_rows, True, grad_output, output, out, rows,
-                 n)
+    _row_batches(<void*>T.log_softmax_backward_rows, 1, grad_output, output, out, rows,
+                 n, n)
 
 
 cdef inline void _cols(cols_k k, const double* x, double* out, Py_ssize_t outer,

@@ -96,7 +96,8 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             fa.log_softmax(rows[None], axis=1), fa.softmax(short), fa.log_softmax(short),
             fa.softmax_backward(short, fa.softmax(short)),
             fa.log_softmax_backward(short, fa.log_softmax(short)),
-            fa.softmax(np.ascontiguousarray(short.T), axis=0)]
+            fa.softmax(np.ascontiguousarray(short.T), axis=0),
+            fa.softmax_jacobian(short[:4004].reshape(-1, 40))]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()
