@@ -12,7 +12,7 @@
 from cpython.pycapsule cimport PyCapsule_New
 from libc.math cimport INFINITY, NAN, fabs, log1p
 
-from fastact._table cimport KernelTable
+from fastact._table cimport KernelTable, LONG_ROW
 
 from fastact._math cimport (
     f_sigmoid, f_tanh, f_relu, f_leaky_relu,
@@ -261,12 +261,14 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
         _add_term(x, out, i, m, lo, offset, near, store, &s[0], &c[0], &ties[0])
 
 
-cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n, double m,
-                                     bint store, double* total, int L) noexcept nogil:
+cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m,
+                            bint store, double* st, int L) noexcept nogil:
+    # The terms of _sum_others over one slice (or one chunk of a long row), reduced to
+    # st = [hi, lo, ties]: the non-max terms' double-double sum and the count of maximal
+    # entries.
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double ties[LANES]
-    cdef double low, rest, unit
     cdef bint near = fabs(m) <= 2000.0
     cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t j
@@ -275,21 +277,27 @@ cdef inline double _sum_others_lanes(const double* x, double* out, Py_ssize_t n,
         c[j] = 0.0
         ties[j] = 0.0
     if near:
-        unit = exp_units(m, offset)
         if store:
             _add_terms(x, out, n, m, offset, True, True, s, c, ties, L)
         else:
             _add_terms(x, out, n, m, offset, True, False, s, c, ties, L)
     else:
-        unit = 1.0
         if store:
             _add_terms(x, out, n, m, offset, False, True, s, c, ties, L)
         else:
             _add_terms(x, out, n, m, offset, False, False, s, c, ties, L)
     _fold_sum(ties, L)
-    rest = _combine(s, c, &low, L)
-    total[0] = ties[0] * unit + rest
-    return rest / unit + (ties[0] - 1.0)
+    st[0] = _combine(s, c, &st[1], L)
+    st[2] = ties[0]
+
+
+cdef inline double _finish_others(double rest, double ties, double m,
+                                  double* total) noexcept nogil:
+    # T and the divisor from the non-max terms' sum `rest` and the count of maximal
+    # entries, each worth one unit u (see _sum_others).
+    cdef double unit = exp_units(m, exp_units_offset(m)) if fabs(m) <= 2000.0 else 1.0
+    total[0] = ties * unit + rest
+    return rest / unit + (ties - 1.0)
 
 
 cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, double m,
@@ -302,9 +310,12 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
     # Maximal entries are counted apart (each is u), the others summed with TwoSum
     # compensation from 0, so that T keeps its relative accuracy even when every term is
     # far below 1 (one dominant entry: log_softmax of it is -T).
+    cdef double st[3]
     if n < SHORT:
-        return _sum_others_lanes(x, out, n, m, store, total, SHORT_LANES)
-    return _sum_others_lanes(x, out, n, m, store, total, LANES)
+        _lane_sums(x, out, n, m, store, st, SHORT_LANES)
+    else:
+        _lane_sums(x, out, n, m, store, st, LANES)
+    return _finish_others(st[0], st[2], m, total)
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
@@ -328,22 +339,168 @@ cdef inline Py_ssize_t _count_inf(const double* x, Py_ssize_t n) noexcept nogil:
     return k
 
 
+cdef inline void _scale_terms(double* out, Py_ssize_t n, double total) noexcept nogil:
+    # The softmax scale pass: terms / their sum.
+    cdef double inv = 1.0 / total
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = div_by(out[i], total, inv)
+
+
+cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m,
+                            double lse) noexcept nogil:
+    # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is added
+    # back, and lse = log1p(T) keeps the max entry accurate when T is tiny.
+    cdef double d, e
+    cdef Py_ssize_t i
+    for i in range(n):
+        d = x[i] - m
+        e = two_sum_err(x[i], -m, d)
+        e = 0.0 if e != e else e            # d = -inf: no correction
+        out[i] = (d - lse) + e
+
+
+# ---------------------------------------------------------------- long rows
+#
+# A row of more than LONG_ROW entries (_table.pxd) is cut into chunks of LONG_ROW, the
+# last one shorter, which kernels.pyx shares out among threads when a batch has fewer
+# rows than threads: a max per chunk (chunk_max), the chunk maxima folded (long_kind),
+# each chunk's lane sums (chunk_sum), those folded in chunk order as double-doubles
+# (long_others), then each chunk's scale pass (chunk_scale). The chunks depend on n
+# alone, and the serial path below runs the same steps, so a long row gives the same
+# bits on any number of threads.
+
+
+cdef void chunk_max(const double* x,  # IN, one chunk
+                    Py_ssize_t n,
+                    double* st) noexcept nogil:     # OUT, [max ignoring NaN, has NaN]
+    cdef double m
+    cdef Py_ssize_t i
+    cdef SliceKind kind = _slice_max_lanes(x, n, &m, LANES)
+    st[0] = m
+    st[1] = 0.0
+    if kind == ALL_NAN:         # a NaN, or every entry -inf: tell the two apart
+        for i in range(n):
+            if x[i] != x[i]:
+                st[1] = 1.0
+                break
+
+
+cdef inline void _fold_max_chunk(double* acc, const double* st) noexcept nogil:
+    acc[0] = st[0] if st[0] > acc[0] else acc[0]
+    acc[1] = st[1] if st[1] > acc[1] else acc[1]
+
+
+cdef inline SliceKind _max_kind(const double* acc) noexcept nogil:
+    if acc[1] != 0.0 or acc[0] == -INFINITY:
+        return ALL_NAN
+    return HAS_POS_INF if acc[0] == INFINITY else FINITE_MAX
+
+
+cdef int long_kind(const double* st,  # IN, chunk_max of each chunk, 2 per chunk
+                   Py_ssize_t chunks,
+                   double* m) noexcept nogil:     # OUT, the row's max
+    cdef double acc[2]
+    cdef Py_ssize_t c
+    acc[0] = -INFINITY
+    acc[1] = 0.0
+    for c in range(chunks):
+        _fold_max_chunk(acc, st + 2 * c)
+    m[0] = acc[0]
+    return _max_kind(acc)
+
+
+cdef void chunk_sum(const double* x,  # IN, one chunk
+                    double* out,      # OUT, its terms (when store)
+                    Py_ssize_t n, double m, bint store,
+                    double* st) noexcept nogil:   # OUT, [hi, lo, ties]
+    _lane_sums(x, out, n, m, store, st, LANES)
+
+
+cdef inline void _fold_sum_chunk(double* acc, const double* st) noexcept nogil:
+    # acc += a chunk's [hi, lo, ties], the sums as double-doubles.
+    cdef double t = acc[0] + st[0]
+    acc[1] += two_sum_err(acc[0], st[0], t) + st[1]
+    acc[0] = t
+    acc[2] += st[2]
+
+
+cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, 3 per chunk
+                        Py_ssize_t chunks, double m,
+                        double* total) noexcept nogil:  # OUT, the softmax divisor
+    # T, as _sum_others returns it, for the whole row.
+    cdef double acc[3]
+    cdef Py_ssize_t c
+    acc[0] = 0.0
+    acc[1] = 0.0
+    acc[2] = 0.0
+    for c in range(chunks):
+        _fold_sum_chunk(acc, st + 3 * c)
+    return _finish_others(acc[0] + acc[1], acc[2], m, total)
+
+
+cdef void chunk_scale(const double* x,  # IN, one chunk
+                      double* out,      # IN terms (softmax) / OUT
+                      Py_ssize_t n, double m, double norm, bint log) noexcept nogil:
+    # norm: the divisor (softmax) or log1p(T) (log_softmax).
+    if log:
+        _log_terms(x, out, n, m, norm)
+    else:
+        _scale_terms(out, n, norm)
+
+
+cdef inline SliceKind _long_max(const double* x, Py_ssize_t n, double* m) noexcept nogil:
+    # _slice_max of a long row, chunk by chunk.
+    cdef double st[2]
+    cdef double acc[2]
+    cdef Py_ssize_t c0 = 0
+    acc[0] = -INFINITY
+    acc[1] = 0.0
+    while c0 < n:
+        chunk_max(x + c0, min(<Py_ssize_t>LONG_ROW, n - c0), st)
+        _fold_max_chunk(acc, st)
+        c0 += LONG_ROW
+    m[0] = acc[0]
+    return _max_kind(acc)
+
+
+cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, double m,
+                                    bint store, double* total) noexcept nogil:
+    # _sum_others of a long row, chunk by chunk.
+    cdef double st[3]
+    cdef double acc[3]
+    cdef Py_ssize_t c0 = 0
+    acc[0] = 0.0
+    acc[1] = 0.0
+    acc[2] = 0.0
+    while c0 < n:
+        chunk_sum(x + c0, out + c0 if store else NULL, min(<Py_ssize_t>LONG_ROW, n - c0),
+                  m, store, st)
+        _fold_sum_chunk(acc, st)
+        c0 += LONG_ROW
+    return _finish_others(acc[0] + acc[1], acc[2], m, total)
+
+
+# ---------------------------------------------------------------- softmax of one slice
+
+
 cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
                                     double* m, double* others) noexcept nogil:
     # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max and the
     # sum of the non-max terms (`others`).
-    cdef double total, inv
-    cdef Py_ssize_t i
-    cdef SliceKind kind = _slice_max(x, n, m)
+    cdef double total
+    cdef bint long_row = n > LONG_ROW
+    cdef SliceKind kind = _long_max(x, n, m) if long_row else _slice_max(x, n, m)
     if kind == ALL_NAN:
         _fill(out, n, NAN)
     elif kind == HAS_POS_INF:
         _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
     else:
-        others[0] = _sum_others(x, out, n, m[0], True, &total)
-        inv = 1.0 / total
-        for i in range(n):
-            out[i] = div_by(out[i], total, inv)
+        if long_row:
+            others[0] = _long_sum_others(x, out, n, m[0], True, &total)
+        else:
+            others[0] = _sum_others(x, out, n, m[0], True, &total)
+        _scale_terms(out, n, total)
     return kind
 
 
@@ -355,29 +512,25 @@ cdef void softmax(const double* x,  # IN
         _softmax_into(x, out, n, &m, &others)
 
 
-
 cdef void log_softmax(const double* x,  # IN
                       double* out,      # OUT
                       Py_ssize_t n) noexcept nogil:
-    cdef double m, lse, d, e, total
-    cdef Py_ssize_t i
+    cdef double m, total, others
+    cdef bint long_row = n > LONG_ROW
     cdef SliceKind kind
     if n == 0:
         return
-    kind = _slice_max(x, n, &m)
+    kind = _long_max(x, n, &m) if long_row else _slice_max(x, n, &m)
     if kind == ALL_NAN:
         _fill(out, n, NAN)
     elif kind == HAS_POS_INF:
         _split_inf(x, out, n, -log1p(<double>(_count_inf(x, n) - 1)), -INFINITY)
     else:
-        # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is
-        # added back, and log1p keeps the max entry accurate when T is tiny.
-        lse = log1p(_sum_others(x, NULL, n, m, False, &total))
-        for i in range(n):
-            d = x[i] - m
-            e = two_sum_err(x[i], -m, d)
-            e = 0.0 if e != e else e            # d = -inf: no correction
-            out[i] = (d - lse) + e
+        if long_row:
+            others = _long_sum_others(x, NULL, n, m, False, &total)
+        else:
+            others = _sum_others(x, NULL, n, m, False, &total)
+        _log_terms(x, out, n, m, log1p(others))
 
 
 # ---------------------------------------------------------------- softmax over columns
@@ -799,5 +952,10 @@ _TABLE.softmax_backward_rows = softmax_backward_rows
 _TABLE.log_softmax_backward_rows = log_softmax_backward_rows
 _TABLE.softmax_cols = softmax_cols
 _TABLE.log_softmax_cols = log_softmax_cols
+_TABLE.chunk_max = chunk_max
+_TABLE.long_kind = long_kind
+_TABLE.chunk_sum = chunk_sum
+_TABLE.long_others = long_others
+_TABLE.chunk_scale = chunk_scale
 
 table = PyCapsule_New(<void*>&_TABLE, b"fastact.KernelTable", NULL)

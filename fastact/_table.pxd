@@ -15,6 +15,20 @@ ctypedef void (*rows2_k)(const double*, const double*, double*, Py_ssize_t,
 ctypedef void (*cols_k)(const double*, double*, Py_ssize_t, Py_ssize_t,
                         Py_ssize_t) noexcept nogil
 
+# Long softmax rows: chunks of LONG_ROW entries, which threads can share (see
+# _kernels_impl.pxi); the chunk length depends on nothing else, so results do not
+# depend on the thread count.
+cdef enum:
+    LONG_ROW = 32768
+
+ctypedef void (*chunk_max_k)(const double*, Py_ssize_t, double*) noexcept nogil
+ctypedef int (*long_kind_k)(const double*, Py_ssize_t, double*) noexcept nogil
+ctypedef void (*chunk_sum_k)(const double*, double*, Py_ssize_t, double, bint,
+                             double*) noexcept nogil
+ctypedef double (*long_others_k)(const double*, Py_ssize_t, double, double*) noexcept nogil
+ctypedef void (*chunk_scale_k)(const double*, double*, Py_ssize_t, double, double,
+                               bint) noexcept nogil
+
 ctypedef struct KernelTable:
     unary_k sigmoid
     unary_k tanh
@@ -39,3 +53,8 @@ ctypedef struct KernelTable:
     rows2_k log_softmax_backward_rows
     cols_k softmax_cols
     cols_k log_softmax_cols
+    chunk_max_k chunk_max
+    long_kind_k long_kind
+    chunk_sum_k chunk_sum
+    long_others_k long_others
+    chunk_scale_k chunk_scale

@@ -6,7 +6,8 @@ Design: the same kernel source (_kernels_impl.pxi) is compiled once per instruct
 (_kernels_baseline/avx2/avx512). At import this module picks the best variant the CPU runs
 (FASTACT_ISA may force a lower one) and keeps a pointer to its table of kernels. Each
 public kernel calls through that table; a call over enough elements is cut into equal
-contiguous pieces run by an OpenMP team, so results do not depend on the thread count.
+contiguous pieces run by an OpenMP team (a softmax batch by whole rows, or a few long
+rows by the fixed chunks of each), so results do not depend on the thread count.
 One team runs at a time: a call that finds another in flight runs on its own thread,
 which keeps several Python threads from oversubscribing the cores.
 """
@@ -16,10 +17,12 @@ import warnings
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
+from libc.math cimport log1p
+from libc.stdlib cimport free, malloc
 
 from fastact._table cimport (
     KernelTable, unary_k, unary_param_k, binary_k, binary_param_k, rows_k, rows2_k,
-    cols_k,
+    cols_k, LONG_ROW,
 )
 
 cdef extern from *:
@@ -388,13 +391,67 @@ cdef inline void _row_batches(void* k, int kind, const double* a, const double* 
     fastact_end_team()
 
 
+cdef inline Py_ssize_t _chunk_len(Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    return min(<Py_ssize_t>LONG_ROW, n - c * LONG_ROW)
+
+
+cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
+                    int nt) noexcept nogil:
+    # One row of more than LONG_ROW entries on a team of nt threads, in the variant's
+    # chunk steps (_kernels_impl.pxi, "long rows"): the same arithmetic as the variant's
+    # own serial path, so the same bits.
+    cdef Py_ssize_t chunks = (n + LONG_ROW - 1) // LONG_ROW
+    cdef Py_ssize_t c
+    cdef double m, total, norm
+    cdef double* st = <double*>malloc(3 * chunks * sizeof(double))
+    if st == NULL:
+        (T.log_softmax if log else T.softmax)(x, out, n)
+        return
+    for c in prange(chunks, num_threads=nt, schedule="static"):
+        T.chunk_max(x + c * LONG_ROW, _chunk_len(n, c), st + 2 * c)
+    if T.long_kind(st, chunks, &m) != 0:        # NaN or infinite max: the rare serial path
+        free(st)
+        (T.log_softmax if log else T.softmax)(x, out, n)
+        return
+    for c in prange(chunks, num_threads=nt, schedule="static"):
+        T.chunk_sum(x + c * LONG_ROW, NULL if log else out + c * LONG_ROW,
+                    _chunk_len(n, c), m, not log, st + 3 * c)
+    norm = T.long_others(st, chunks, m, &total)
+    norm = log1p(norm) if log else total
+    for c in prange(chunks, num_threads=nt, schedule="static"):
+        T.chunk_scale(x + c * LONG_ROW, out + c * LONG_ROW, _chunk_len(n, c), m, norm, log)
+    free(st)
+
+
+cdef inline bint _long_rows(bint log, const double* x, double* out, Py_ssize_t rows,
+                            Py_ssize_t n) noexcept nogil:
+    # Fewer rows than threads, each longer than LONG_ROW (a 1-D softmax of 1e6): the
+    # team shares each row's chunks. False when the call is left to _row_batches.
+    cdef int nt
+    cdef Py_ssize_t r
+    if n <= LONG_ROW or rows >= _num_threads:
+        return False
+    nt = _team(rows * n)
+    if nt == 1:
+        return False
+    if rows >= nt:
+        fastact_end_team()
+        return False
+    for r in range(rows):
+        _long_row(log, x + r * n, out + r * n, n, nt)
+    fastact_end_team()
+    return True
+
+
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.softmax_rows, 0, x, NULL, out, rows, n, n)
+    if not _long_rows(False, x, out, rows, n):
+        _row_batches(<void*>T.softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
                            Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.log_softmax_rows, 0, x, NULL, out, rows, n, n)
+    if not _long_rows(True, x, out, rows, n):
+        _row_batches(<void*>T.log_softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
                                 Py_ssize_t n) noexcept nogil:

@@ -97,7 +97,9 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             fa.softmax_backward(short, fa.softmax(short)),
             fa.log_softmax_backward(short, fa.log_softmax(short)),
             fa.softmax(np.ascontiguousarray(short.T), axis=0),
-            fa.softmax_jacobian(short[:4004].reshape(-1, 40))]
+            fa.softmax_jacobian(short[:4004].reshape(-1, 40)),
+            fa.softmax(x), fa.log_softmax(x),              # long rows: chunks on threads
+            fa.softmax(x[:200_000].reshape(2, -1)), fa.log_softmax(x[1:].reshape(2, -1))]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()

@@ -125,7 +125,8 @@ def thread_targets():
     return [(f"{label}: 2 threads vs 1", _threads(2, f), _threads(1, f), 1.7)
             for label, f in (("sigmoid 4e6 out=", lambda: fa.sigmoid(big, out=obig)),
                              ("tanh 4e6 out=", lambda: fa.tanh(big, out=obig)),
-                             ("softmax 2000x2000 out=", lambda: fa.softmax(sq, out=osq)))]
+                             ("softmax 2000x2000 out=", lambda: fa.softmax(sq, out=osq)),
+                             ("softmax 1-D 4e6 out=", lambda: fa.softmax(big, out=obig)))]
 
 
 def overhead_targets():
