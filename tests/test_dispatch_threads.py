@@ -69,7 +69,8 @@ def test_variants_agree():
             kernels._use_variant(v)
             results[v] = [f(x) for f in ELEMENTWISE] + [
                 fa.softmax(rows), fa.log_softmax(rows), fa.softmax(short),
-                fa.log_softmax(short)]
+                fa.log_softmax(short), fa.softmax(np.tile(x, 2)),     # a long row
+                fa.log_softmax(np.tile(x, 2))]
     finally:
         kernels._use_variant(before)
     base = results["baseline"]

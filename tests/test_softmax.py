@@ -371,6 +371,44 @@ def test_long_rows_ulp(case):
     assert max_ulp_error(ls[first], l_exact)[0] <= 4
     # equal values, equal results, across chunks
     assert_array_equal(s[:-1].reshape(101, 997), np.broadcast_to(s[:997], (101, 997)))
+    assert_array_equal(ls[:-1].reshape(101, 997), np.broadcast_to(ls[:997], (101, 997)))
     # a long row gives the same bits alone and in a batch
     assert_array_equal(fa.softmax(np.stack([x, x[::-1]]))[0], s)
     assert_array_equal(fa.log_softmax(np.stack([x[::-1], x]))[1], ls)
+
+
+@pytest.mark.parametrize("special", ["nan", "pos_inf", "inf_chunk", "all_inf"])
+def test_long_rows_special_values(special):
+    # The chunk maxima are folded into the row's kind: a NaN anywhere, +inf entries in two
+    # chunks, a chunk of -inf among finite ones, a row of -inf; on one thread and on two.
+    x = np.random.default_rng(24).normal(size=100_000)
+    if special == "nan":
+        x[70_000] = np.nan
+    elif special == "pos_inf":
+        x[[5, 70_000]] = np.inf
+    elif special == "inf_chunk":
+        x[32_768:65_536] = -np.inf
+    else:
+        x[:] = -np.inf
+    before = fa.get_num_threads()
+    try:
+        results = []
+        for nt in (1, 2):
+            fa.set_num_threads(nt)
+            results.append((fa.softmax(x), fa.log_softmax(x)))
+    finally:
+        fa.set_num_threads(before)
+    (s, ls), (s2, ls2) = results
+    assert_array_equal(s, s2)
+    assert_array_equal(ls, ls2)
+    if special in ("nan", "all_inf"):
+        assert np.isnan(s).all() and np.isnan(ls).all()
+    elif special == "pos_inf":
+        assert_array_equal(np.flatnonzero(s), [5, 70_000])
+        assert s[5] == s[70_000] == 0.5 and ls[5] == -np.log(2.0)
+        assert (ls[s == 0] == -np.inf).all()
+    else:
+        assert (s[32_768:65_536] == 0).all() and (ls[32_768:65_536] == -np.inf).all()
+        finite = np.isfinite(x)
+        assert_allclose(s[finite], np_softmax(x[finite]), rtol=1e-13)
+        assert_allclose(ls[finite], np_log_softmax(x[finite]), rtol=1e-13)
