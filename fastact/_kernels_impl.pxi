@@ -182,10 +182,10 @@ cdef inline SliceKind _slice_max_lanes(const double* x, Py_ssize_t n, double* m,
             v = x[b * L + j]
             lane[j] = v if v > lane[j] else lane[j]
             odd[j] += v - v
-    for i in range(n - n % L, n):
-        v = x[i]
-        lane[0] = v if v > lane[0] else lane[0]
-        odd[0] += v - v
+    for j in range(n % L):      # tail entries each to their own lane, as in _add_terms
+        v = x[n - n % L + j]
+        lane[j] = v if v > lane[j] else lane[j]
+        odd[j] += v - v
     _fold_max(lane, L)
     _fold_sum(odd, L)
     mx = lane[0]
@@ -252,13 +252,14 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, double* ties, int L) noexcept nogil:
     cdef double lo = m - 746.0          # exp_units' domain; e^(x - m) is 0 below anyway
-    cdef Py_ssize_t b, j, i
+    cdef Py_ssize_t b, j
+    cdef Py_ssize_t tail = n - n % L
     for b in range(n // L):
         for j in range(L):
             _add_term(x, out, b * L + j, m, lo, offset, near, store, &s[j], &c[j],
                       &ties[j])
-    for i in range(n - n % L, n):
-        _add_term(x, out, i, m, lo, offset, near, store, &s[0], &c[0], &ties[0])
+    for j in range(n % L):      # the last n % L terms each to their own lane: no chain
+        _add_term(x, out, tail + j, m, lo, offset, near, store, &s[j], &c[j], &ties[j])
 
 
 cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m,
@@ -782,10 +783,11 @@ cdef inline double _dot_lanes(const double* a, const double* b, Py_ssize_t n, do
             p = a[i] * b[i]
             c[j] += two_prod_err(a[i], b[i], p)
             _lane_add(&s[j], &c[j], p)
-    for i in range(n - n % L, n):
+    for j in range(n % L):      # tail entries each to their own lane, as in _add_terms
+        i = n - n % L + j
         p = a[i] * b[i]
-        c[0] += two_prod_err(a[i], b[i], p)
-        _lane_add(&s[0], &c[0], p)
+        c[j] += two_prod_err(a[i], b[i], p)
+        _lane_add(&s[j], &c[j], p)
     return _combine(s, c, low, L)
 
 
@@ -802,15 +804,15 @@ cdef inline double _sum_lanes(const double* a, Py_ssize_t n, int L) noexcept nog
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double low
-    cdef Py_ssize_t k, j, i
+    cdef Py_ssize_t k, j
     for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
     for k in range(n // L):
         for j in range(L):
             _lane_add(&s[j], &c[j], a[k * L + j])
-    for i in range(n - n % L, n):
-        _lane_add(&s[0], &c[0], a[i])
+    for j in range(n % L):      # tail entries each to their own lane, as in _add_terms
+        _lane_add(&s[j], &c[j], a[n - n % L + j])
     return _combine(s, c, &low, L)
 
 
