@@ -412,3 +412,28 @@ def test_long_rows_special_values(special):
         finite = np.isfinite(x)
         assert_allclose(s[finite], np_softmax(x[finite]), rtol=1e-13)
         assert_allclose(ls[finite], np_log_softmax(x[finite]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [5, 31, 255, 256, 1000, 1003])
+def test_maximal_entries_counted_in_every_lane(n):
+    # The max pass counts the entries equal to the max, lane by lane and in the tail;
+    # a miscount would move every output by a whole term.
+    rng = np.random.default_rng(n)
+    x = rng.normal(scale=2, size=n)
+    top = x.max() + 1.0
+    hits = rng.choice(n, size=min(n, 7), replace=False)
+    x[hits] = top
+    x[-1] = top                                      # one in the tail
+    if n > 40:
+        x[:3] = 0.0
+        x[3:6] = -0.0
+    rows = np.stack([x, np.full(n, -0.0), x[::-1]])
+    rows[1, ::2] = 0.0                               # +0 and -0: all maximal
+    for func in (fa.softmax, fa.log_softmax):
+        got = func(rows)
+        assert_array_equal(got[0], func(x))
+        for row, g in zip(rows, got):
+            s_exact, l_exact = mp_softmax_and_log(row)
+            assert max_ulp_error(g, s_exact if func is fa.softmax else l_exact)[0] <= 4
+        cols = func(np.ascontiguousarray(rows.T), axis=0).T
+        assert_array_equal(cols[1], got[1])
