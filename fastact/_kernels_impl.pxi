@@ -364,15 +364,14 @@ cdef inline void _scale_terms(double* out, Py_ssize_t n, double total) noexcept 
 
 cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m,
                             double lse) noexcept nogil:
-    # log_softmax_i = (x_i - m) - log(1 + T): the subtraction's rounding error is added
-    # back, and lse = log1p(T) keeps the max entry accurate when T is tiny.
-    cdef double d, e
+    # log_softmax_i = x_i - (m + log(1 + T)), with m + lse = hi + lo exactly (TwoSum):
+    # x_i - hi is exact where it cancels (Sterbenz), so the max entry comes out as -lse
+    # rounded once, and lse = log1p(T) keeps it accurate when T is tiny.
+    cdef double hi = m + lse
+    cdef double lo = two_sum_err(m, lse, hi)
     cdef Py_ssize_t i
     for i in range(n):
-        d = x[i] - m
-        e = two_sum_err(x[i], -m, d)
-        e = 0.0 if e != e else e            # d = -inf: no correction
-        out[i] = (d - lse) + e
+        out[i] = (x[i] - hi) - lo
 
 
 # ---------------------------------------------------------------- long rows
@@ -620,7 +619,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     cdef Py_ssize_t i, j
     cdef const double* row
     cdef double* orow
-    cdef double v, e, d, t
+    cdef double v, t
     for j in range(w):
         mx[j] = -INFINITY
         ties[j] = 0.0
@@ -657,8 +656,13 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     for j in range(w):
         # T and the divisor as in _sum_others; then the normaliser log1p(T) or the sum.
         t = s[j] + c[j]
-        s[j] = vlog1p(t / unit[j] + (ties[j] - 1.0)) if log else ties[j] * unit[j] + t
-        c[j] = 1.0 / s[j]               # for div_by
+        if log:                         # m + log1p(T) as hi + lo, as _log_terms uses it
+            t = vlog1p(t / unit[j] + (ties[j] - 1.0))
+            s[j] = mx[j] + t
+            c[j] = two_sum_err(mx[j], t, s[j])
+        else:
+            s[j] = ties[j] * unit[j] + t
+            c[j] = 1.0 / s[j]           # for div_by
     for i in range(n):
         row = x + i * stride
         orow = out + i * stride
@@ -666,10 +670,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             if log:
                 v = row[j]
                 v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-                d = v - mx[j]
-                e = two_sum_err(v, -mx[j], d)
-                e = 0.0 if e != e else e
-                orow[j] = (d - s[j]) + e
+                orow[j] = (v - s[j]) - c[j]
             else:
                 orow[j] = div_by(orow[j], s[j], c[j])
 
