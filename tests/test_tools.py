@@ -20,3 +20,20 @@ def test_speed_targets_prints_its_table(tmp_path):
     assert len(rows) == 6
     assert {r.split(" | ")[0][2:] for r in rows} == {"overhead", "short rows"}
     assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)
+
+
+def test_ab_kernels_builds_both_sides_and_compares(tmp_path):
+    # HEAD against the working tree: both kernel sources compile against the scratch
+    # module's entry point, and every requested kernel is timed on both.
+    root = TOOLS.parent
+    if not (root / ".git").exists():
+        import pytest
+        pytest.skip("not a git checkout")
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / "ab_kernels.py"), "HEAD", "--isa", "baseline",
+         "--functions", "sigmoid,softmax", "--shape", "4x300", "--rounds", "1"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| baseline |")]
+    assert [r.split(" | ")[1] for r in rows] == ["sigmoid", "softmax"]
+    assert all(float(r.rstrip(" |").split(" | ")[-1]) > 0 for r in rows)
