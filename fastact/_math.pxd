@@ -121,10 +121,11 @@ cdef extern from *:
     """
     /* Polynomials by Estrin's scheme (half Horner's dependency chain, a few more
        multiplies) on AVX2 without AVX-512, where 4 elements per instruction leave the
-       out-of-order window short of Horner's chain: sigmoid, tanh and sigmoid' run 5-8 %
-       faster (same-process A/B on Zen 4, in cache). With AVX-512 (8 per instruction) it
-       measured -4..+5 %, and on the baseline build (no fma) the extra multiplies cost
-       more than they save, so both keep Horner. -DFASTACT_ESTRIN=0/1 overrides. */
+       out-of-order window short of Horner's chain: sigmoid 10 %, tanh 8 %, sigmoid' 9 %,
+       softmax 6 % faster (tools/ab_kernels.py on Zen 4). With AVX-512 (8 per
+       instruction) it measured -4 % (tanh) to +5 % (softmax), and on the baseline build
+       (no fma) the extra multiplies cost more than they save, so both keep Horner.
+       -DFASTACT_ESTRIN=0/1 overrides. */
     #ifndef FASTACT_ESTRIN
     #if defined(__AVX2__) && !defined(__AVX512F__)
     #define FASTACT_ESTRIN 1
