@@ -161,8 +161,9 @@ cdef inline void _fold_sum(double* a, int L) noexcept nogil:
 
 cdef inline void _max_count(double* top, double* count, double v) noexcept nogil:
     # A running max and how many entries equal it (a NaN changes neither). The maximal
-    # entries are counted here, in the max pass, which waits on memory anyway, rather
-    # than in the exp pass (measured: softmax rows 25 % faster on AVX2, 6 % on AVX-512).
+    # entries are counted here, in the max pass, rather than in a third accumulator of
+    # the exp pass (tools/ab_kernels.py: AVX2 log_softmax of 4096 x 10 27 % faster, rows
+    # of 1000 within 5 %; bit-identical results).
     count[0] = 1.0 if v > top[0] else (count[0] + 1.0 if v == top[0] else count[0])
     top[0] = v if v > top[0] else top[0]
 
@@ -366,12 +367,13 @@ cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m
                             double lse) noexcept nogil:
     # log_softmax_i = x_i - (m + log(1 + T)), with m + lse = hi + lo exactly (TwoSum):
     # x_i - hi is exact where it cancels (Sterbenz), so the max entry comes out as -lse
-    # rounded once, and lse = log1p(T) keeps it accurate when T is tiny.
+    # rounded once, and lse = log1p(T) keeps it accurate when T is tiny. The + 0.0 turns
+    # the -0.0 of a sole -0.0 max (x - hi = -0 - +0) into log 1 = +0.
     cdef double hi = m + lse
     cdef double lo = two_sum_err(m, lse, hi)
     cdef Py_ssize_t i
     for i in range(n):
-        out[i] = (x[i] - hi) - lo
+        out[i] = ((x[i] - hi) - lo) + 0.0
 
 
 # ---------------------------------------------------------------- long rows
@@ -420,7 +422,7 @@ cdef inline void _max_init(double* acc) noexcept nogil:
     acc[2] = 0.0
 
 
-cdef int long_kind(const double* st,  # IN, chunk_max of each chunk, 3 per chunk
+cdef int long_kind(const double* st,  # IN, chunk_max of each chunk, at stride 3
                    Py_ssize_t chunks,
                    double* m,         # OUT, the row's max
                    double* ties) noexcept nogil:  # OUT, how many entries equal it
@@ -448,7 +450,7 @@ cdef inline void _fold_sum_chunk(double* acc, const double* st) noexcept nogil:
     acc[0] = t
 
 
-cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, 3 per chunk
+cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, at stride 3
                         Py_ssize_t chunks, double m, double ties,
                         double* total) noexcept nogil:  # OUT, the softmax divisor
     # T, as _sum_others returns it, for the whole row.
@@ -670,7 +672,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             if log:
                 v = row[j]
                 v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-                orow[j] = (v - s[j]) - c[j]
+                orow[j] = ((v - s[j]) - c[j]) + 0.0        # as _log_terms
             else:
                 orow[j] = div_by(orow[j], s[j], c[j])
 

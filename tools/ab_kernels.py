@@ -6,7 +6,8 @@ the kernel source (_kernels_impl.pxi with the _math.pxd and _table.pxd beside it
 REV and of the working tree into scratch extension modules, one per side and
 instruction set, with the flags the installed fastact was built with, loads them all
 into one process and times them in alternation: the median of the per-round ratios
-REV / working tree is the speedup of the working tree (> 1: faster).
+REV / working tree is the speedup of the working tree (> 1: faster). "same bits" says
+whether both sides computed identical outputs.
 
     python tools/ab_kernels.py HEAD~1                       # every function, avx2 + avx512
     python tools/ab_kernels.py main --isa avx2 --functions softmax,tanh --shape 64x1000
@@ -82,8 +83,11 @@ def export(rev, dest):
             with open(os.path.join(ROOT, "fastact", name)) as f:
                 text = f.read()
         else:
-            text = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:fastact/{name}"],
-                                  check=True, capture_output=True, text=True).stdout
+            proc = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:fastact/{name}"],
+                                  check=False, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"ab_kernels: git show {rev}:fastact/{name}: {proc.stderr.strip()}")
+            text = proc.stdout
         with open(os.path.join(pkg, name), "w") as f:
             f.write(text)
 
@@ -91,6 +95,10 @@ def export(rev, dest):
 def build(workdir, sides, isas):
     """Compile one module per (side, isa) in workdir; returns their names."""
     from fastact._build_info import VARIANT_FLAGS
+    missing = [isa for isa in isas if isa not in VARIANT_FLAGS]
+    if missing:
+        sys.exit(f"ab_kernels: no {', '.join(missing)} variant in this build; "
+                 f"choose from {', '.join(VARIANT_FLAGS)}")
     setup = ["from setuptools import Extension, setup",
              "from Cython.Build import cythonize",
              "exts = []"]
@@ -132,7 +140,10 @@ def main(argv=None):
     isas = args.isa.split(",")
     functions = args.functions.split(",")
     shape = tuple(int(v) for v in args.shape.lower().split("x"))
-    with tempfile.TemporaryDirectory(prefix="fastact-ab-") as workdir:
+    if len(shape) != 2:
+        parser.error("--shape takes ROWSxENTRIES, e.g. 64x1000")
+    # ignore_cleanup_errors: on Windows the loaded modules cannot be deleted
+    with tempfile.TemporaryDirectory(prefix="fastact-ab-", ignore_cleanup_errors=True) as workdir:
         export(args.rev, os.path.join(workdir, "rev"))
         export(args.against, os.path.join(workdir, "tree"))
         build(workdir, ["rev", "tree"], isas)
@@ -141,24 +152,26 @@ def main(argv=None):
                 for side in ("rev", "tree") for isa in isas}
         rng = np.random.default_rng(0)
         x = rng.normal(scale=3, size=shape)
-        out = np.empty_like(x)
+        out = {"rev": np.empty_like(x), "tree": np.empty_like(x)}
         reps = max(1, 2_000_000 // x.size)
         other = args.against or "the working tree"
         print(f"{args.rev} vs {other}, shape {shape}, median of {args.rounds} rounds "
               f"(ratio > 1: {other} is faster)")
-        print("| isa | function | rev ns/el | tree ns/el | rev / tree |")
-        print("|---|---|---|---|---|")
+        print("| isa | function | rev ns/el | tree ns/el | rev / tree | same bits |")
+        print("|---|---|---|---|---|---|")
         for isa in isas:
             for name in functions:
                 times = {"rev": [], "tree": []}
-                for _ in range(args.rounds):
-                    for side in ("rev", "tree"):
+                for k in range(args.rounds):
+                    # alternate which side goes first, so neither always runs warm
+                    for side in (("rev", "tree"), ("tree", "rev"))[k % 2]:
                         t = time.perf_counter()
-                        mods[side, isa].run(name, x, out, reps)
+                        mods[side, isa].run(name, x, out[side], reps)
                         times[side].append((time.perf_counter() - t) / reps / x.size * 1e9)
                 ratio = statistics.median(a / b for a, b in zip(times["rev"], times["tree"]))
+                same = np.array_equal(out["rev"], out["tree"], equal_nan=True)
                 print(f"| {isa} | {name} | {min(times['rev']):.3f} | "
-                      f"{min(times['tree']):.3f} | {ratio:.3f} |")
+                      f"{min(times['tree']):.3f} | {ratio:.3f} | {'yes' if same else 'no'} |")
 
 
 if __name__ == "__main__":
