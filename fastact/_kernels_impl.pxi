@@ -823,10 +823,10 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n,
     return _dot_lanes(a, b, n, low, LANES)
 
 
-cdef inline double _sum_lanes(const double* a, Py_ssize_t n, int L) noexcept nogil:
+cdef inline double _sum_lanes(const double* a, Py_ssize_t n, double* low,
+                              int L) noexcept nogil:
     cdef double s[LANES]
     cdef double c[LANES]
-    cdef double low
     cdef Py_ssize_t k, j
     for j in range(L):
         s[j] = 0.0
@@ -836,37 +836,106 @@ cdef inline double _sum_lanes(const double* a, Py_ssize_t n, int L) noexcept nog
             _lane_add(&s[j], &c[j], a[k * L + j])
     for j in range(n % L):      # tail entries each to their own lane, as in _add_terms
         _lane_add(&s[j], &c[j], a[n - n % L + j])
-    return _combine(s, c, &low, L)
+    return _combine(s, c, low, L)
 
 
 cdef inline double _sum(const double* a, Py_ssize_t n) noexcept nogil:
     # Compensated sum over lanes.
+    cdef double low
     if n < SHORT:
-        return _sum_lanes(a, n, SHORT_LANES)
-    return _sum_lanes(a, n, LANES)
+        return _sum_lanes(a, n, &low, SHORT_LANES)
+    return _sum_lanes(a, n, &low, LANES)
+
+
+cdef inline void _softmax_backward_out(const double* g, const double* y, double* out,
+                                       Py_ssize_t n, double dot, double low) noexcept nogil:
+    # g_i - dot cancels when g_i is close to the dot product: subtracting its high part
+    # first (exact there, by Sterbenz) and then its low part keeps the difference accurate.
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = y[i] * ((g[i] - dot) - low)
+
+
+cdef inline void _log_softmax_backward_out(const double* g, const double* y, double* out,
+                                           Py_ssize_t n, double total) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = g[i] - vexp(y[i]) * total
+
+
+# Long rows backward, as forward (see "long rows"): each chunk's compensated sum
+# (g . y, or sum g for log_softmax) as a double-double (chunk_reduce), folded in chunk
+# order (long_reduce), then each chunk written from it (chunk_backward).
+
+cdef void chunk_reduce(const double* g,  # IN, one chunk
+                       const double* y,  # IN, one chunk (unused for log)
+                       Py_ssize_t n, bint log,
+                       double* st) noexcept nogil:  # OUT, [hi, lo]
+    if log:
+        st[0] = _sum_lanes(g, n, &st[1], LANES)
+    else:
+        st[0] = _dot_lanes(g, y, n, &st[1], LANES)
+
+
+cdef double long_reduce(const double* st,  # IN, chunk_reduce of each chunk, at stride 3
+                        Py_ssize_t chunks,
+                        double* low) noexcept nogil:   # OUT, the low part
+    cdef double acc[2]
+    cdef double hi
+    cdef Py_ssize_t c
+    acc[0] = 0.0
+    acc[1] = 0.0
+    for c in range(chunks):
+        _fold_sum_chunk(acc, st + 3 * c)
+    hi = acc[0] + acc[1]
+    low[0] = two_sum_err(acc[0], acc[1], hi)
+    return hi
+
+
+cdef void chunk_backward(const double* g, const double* y,  # IN, one chunk
+                         double* out,                       # OUT, one chunk
+                         Py_ssize_t n, double hi, double low, bint log) noexcept nogil:
+    if log:
+        _log_softmax_backward_out(g, y, out, n, hi)
+    else:
+        _softmax_backward_out(g, y, out, n, hi, low)
+
+
+cdef inline double _long_reduce_serial(const double* g, const double* y, Py_ssize_t n,
+                                       bint log, double* low) noexcept nogil:
+    cdef double st[2]
+    cdef double acc[2]
+    cdef double hi
+    cdef Py_ssize_t c0 = 0
+    acc[0] = 0.0
+    acc[1] = 0.0
+    while c0 < n:
+        chunk_reduce(g + c0, y + c0, min(<Py_ssize_t>LONG_ROW, n - c0), log, st)
+        _fold_sum_chunk(acc, st)
+        c0 += LONG_ROW
+    hi = acc[0] + acc[1]
+    low[0] = two_sum_err(acc[0], acc[1], hi)
+    return hi
 
 
 cdef void softmax_backward(const double* grad_output,  # IN
                            const double* output,       # IN
                            double* out,                # OUT
                            Py_ssize_t n) noexcept nogil:
-    # g_i - dot cancels when g_i is close to the dot product: subtracting its high part
-    # first (exact there, by Sterbenz) and then its low part keeps the difference accurate.
-    cdef Py_ssize_t i
     cdef double low
-    cdef double dot = _dot(grad_output, output, n, &low)
-    for i in range(n):
-        out[i] = output[i] * ((grad_output[i] - dot) - low)
+    cdef double dot = (_long_reduce_serial(grad_output, output, n, False, &low)
+                       if n > LONG_ROW else _dot(grad_output, output, n, &low))
+    _softmax_backward_out(grad_output, output, out, n, dot, low)
 
 
 cdef void log_softmax_backward(const double* grad_output,  # IN
                                const double* output,       # IN
                                double* out,                # OUT
                                Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double total = _sum(grad_output, n)
-    for i in range(n):
-        out[i] = grad_output[i] - vexp(output[i]) * total
+    cdef double low
+    cdef double total = (_long_reduce_serial(grad_output, output, n, True, &low)
+                         if n > LONG_ROW else _sum(grad_output, n))
+    _log_softmax_backward_out(grad_output, output, out, n, total)
 
 
 cdef inline void _short_rows_backward(const double* g, const double* y, double* out,
@@ -982,5 +1051,8 @@ _TABLE.long_kind = long_kind
 _TABLE.chunk_sum = chunk_sum
 _TABLE.long_others = long_others
 _TABLE.chunk_scale = chunk_scale
+_TABLE.chunk_reduce = chunk_reduce
+_TABLE.long_reduce = long_reduce
+_TABLE.chunk_backward = chunk_backward
 
 table = PyCapsule_New(<void*>&_TABLE, b"fastact.KernelTable", NULL)

@@ -30,6 +30,12 @@ ctypedef double (*long_others_k)(const double*, Py_ssize_t, double, double,
 ctypedef void (*chunk_scale_k)(const double*, double*, Py_ssize_t, double, double,
                                bint) noexcept nogil
 
+ctypedef void (*chunk_reduce_k)(const double*, const double*, Py_ssize_t, bint,
+                                double*) noexcept nogil
+ctypedef double (*long_reduce_k)(const double*, Py_ssize_t, double*) noexcept nogil
+ctypedef void (*chunk_backward_k)(const double*, const double*, double*, Py_ssize_t, double,
+                                  double, bint) noexcept nogil
+
 ctypedef struct KernelTable:
     unary_k sigmoid
     unary_k tanh
@@ -59,3 +65,6 @@ ctypedef struct KernelTable:
     chunk_sum_k chunk_sum
     long_others_k long_others
     chunk_scale_k chunk_scale
+    chunk_reduce_k chunk_reduce
+    long_reduce_k long_reduce
+    chunk_backward_k chunk_backward

@@ -423,8 +423,29 @@ cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
     free(st)
 
 
-cdef inline bint _long_rows(bint log, const double* x, double* out, Py_ssize_t rows,
-                            Py_ssize_t n) noexcept nogil:
+cdef void _long_row_backward(bint log, const double* g, const double* y, double* out,
+                             Py_ssize_t n, int nt) noexcept nogil:
+    # The backward of one long row on a team, in the variant's chunk steps ("long rows
+    # backward"), as _long_row does forward.
+    cdef Py_ssize_t chunks = (n + LONG_ROW - 1) // LONG_ROW
+    cdef Py_ssize_t c
+    cdef double hi, low
+    cdef double* st = <double*>malloc(3 * chunks * sizeof(double))
+    if st == NULL:
+        (T.log_softmax_backward if log else T.softmax_backward)(g, y, out, n)
+        return
+    for c in prange(chunks, num_threads=nt, schedule="static"):
+        T.chunk_reduce(g + c * LONG_ROW, y + c * LONG_ROW, _chunk_len(n, c), log,
+                       st + 3 * c)
+    hi = T.long_reduce(st, chunks, &low)
+    free(st)
+    for c in prange(chunks, num_threads=nt, schedule="static"):
+        T.chunk_backward(g + c * LONG_ROW, y + c * LONG_ROW, out + c * LONG_ROW,
+                         _chunk_len(n, c), hi, low, log)
+
+
+cdef inline bint _long_rows(bint backward, bint log, const double* a, const double* b,
+                            double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     # Fewer rows than threads, each longer than LONG_ROW (a 1-D softmax of 1e6): the
     # team shares each row's chunks. False when the call is left to _row_batches.
     cdef int nt
@@ -438,19 +459,22 @@ cdef inline bint _long_rows(bint log, const double* x, double* out, Py_ssize_t r
         fastact_end_team()
         return False
     for r in range(rows):
-        _long_row(log, x + r * n, out + r * n, n, nt)
+        if backward:
+            _long_row_backward(log, a + r * n, b + r * n, out + r * n, n, nt)
+        else:
+            _long_row(log, a + r * n, out + r * n, n, nt)
     fastact_end_team()
     return True
 
 
 cdef void softmax_rows(const double* x, double* out, Py_ssize_t rows,
                        Py_ssize_t n) noexcept nogil:
-    if not _long_rows(False, x, out, rows, n):
+    if not _long_rows(False, False, x, NULL, out, rows, n):
         _row_batches(<void*>T.softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void log_softmax_rows(const double* x, double* out, Py_ssize_t rows,
                            Py_ssize_t n) noexcept nogil:
-    if not _long_rows(True, x, out, rows, n):
+    if not _long_rows(False, True, x, NULL, out, rows, n):
         _row_batches(<void*>T.log_softmax_rows, 0, x, NULL, out, rows, n, n)
 
 cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
@@ -459,12 +483,15 @@ cdef void softmax_jacobian_rows(const double* x, double* out, Py_ssize_t rows,
 
 cdef void softmax_backward_rows(const double* grad_output, const double* output, double* out,
                                 Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.softmax_backward_rows, 1, grad_output, output, out, rows, n, n)
+    if not _long_rows(True, False, grad_output, output, out, rows, n):
+        _row_batches(<void*>T.softmax_backward_rows, 1, grad_output, output, out, rows,
+                     n, n)
 
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    _row_batches(<void*>T.log_softmax_backward_rows, 1, grad_output, output, out, rows,
-                 n, n)
+    if not _long_rows(True, True, grad_output, output, out, rows, n):
+        _row_batches(<void*>T.log_softmax_backward_rows, 1, grad_output, output, out, rows,
+                     n, n)
 
 
 cdef inline void _cols(cols_k k, const double* x, double* out, Py_ssize_t outer,

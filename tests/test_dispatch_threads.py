@@ -101,7 +101,9 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             fa.softmax(np.ascontiguousarray(short.T), axis=0),
             fa.softmax_jacobian(short[:4004].reshape(-1, 40)),
             fa.softmax(x), fa.log_softmax(x),              # long rows: chunks on threads
-            fa.softmax(x[:200_000].reshape(2, -1)), fa.log_softmax(x[1:].reshape(2, -1))]
+            fa.softmax(x[:200_000].reshape(2, -1)), fa.log_softmax(x[1:].reshape(2, -1)),
+            fa.softmax_backward(g, fa.softmax(x)),
+            fa.log_softmax_backward(g, fa.log_softmax(x))]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()

@@ -447,3 +447,27 @@ def test_log_softmax_of_a_sole_negative_zero_max_is_plus_zero():
         for got in (fa.log_softmax(x), fa.log_softmax(x[:, None], axis=0)[:, 0],
                     fa.log_softmax(np.tile(x, (3, 1)))[1]):
             assert got[0] == 0.0 and not np.signbit(got[0])
+
+
+def test_long_rows_backward():
+    # Rows over LONG_ROW entries: the compensated sums are taken per chunk and folded;
+    # against an exact (mpmath) dot product and sum, and alone == in a batch.
+    import mpmath
+    rng = np.random.default_rng(25)
+    x = rng.normal(scale=3, size=70_001)
+    g = rng.normal(size=x.size)
+    s, lg = fa.softmax(x), fa.log_softmax(x)
+    g[123] = float(mpmath.fsum(mpmath.mpf(float(a)) * mpmath.mpf(float(b))
+                               for a, b in zip(g, s)))     # g_i - dot cancels there
+    got, got_log = fa.softmax_backward(g, s), fa.log_softmax_backward(g, lg)
+    idx = np.r_[123, rng.choice(x.size, 300, replace=False)]
+    dot = mpmath.fsum(mpmath.mpf(float(a)) * mpmath.mpf(float(b)) for a, b in zip(g, s))
+    want = [mpmath.mpf(float(s[i])) * (mpmath.mpf(float(g[i])) - dot) for i in idx]
+    assert max_ulp_error(got[idx], want)[0] <= 4
+    total = mpmath.fsum(mpmath.mpf(float(a)) for a in g)
+    want_log = [mpmath.mpf(float(g[i])) - mpmath.exp(mpmath.mpf(float(lg[i]))) * total
+                for i in idx]
+    assert_allclose(got_log[idx], [float(v) for v in want_log], rtol=1e-13, atol=1e-15)
+    assert_array_equal(fa.softmax_backward(np.stack([g, g[::-1]]), np.stack([s, s]))[0], got)
+    assert_array_equal(fa.log_softmax_backward(np.stack([g, g]), np.stack([lg, lg]))[1],
+                       got_log)
