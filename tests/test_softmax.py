@@ -471,3 +471,19 @@ def test_long_rows_backward():
     assert_array_equal(fa.softmax_backward(np.stack([g, g[::-1]]), np.stack([s, s]))[0], got)
     assert_array_equal(fa.log_softmax_backward(np.stack([g, g]), np.stack([lg, lg]))[1],
                        got_log)
+
+
+@pytest.mark.parametrize("n", [32_768, 32_769, 65_536])
+def test_long_row_boundaries_backward_in_place(n):
+    # At and just past LONG_ROW the chunked path takes over; in place (out=g, out=y)
+    # gives the same bits as a fresh output, and the formula holds.
+    rng = np.random.default_rng(n)
+    x, g = rng.normal(scale=3, size=n), rng.normal(size=n)
+    s, lg = fa.softmax(x), fa.log_softmax(x)
+    got, got_log = fa.softmax_backward(g, s), fa.log_softmax_backward(g, lg)
+    assert_allclose(got, s * (g - (g * s).sum()), rtol=1e-12, atol=1e-15)
+    assert_allclose(got_log, g - np.exp(lg) * g.sum(), rtol=1e-12, atol=1e-15)
+    for func, y, want in ((fa.softmax_backward, s, got), (fa.log_softmax_backward, lg, got_log)):
+        gi, yi = g.copy(), y.copy()
+        assert_array_equal(func(gi, y, out=gi), want)
+        assert_array_equal(func(g, yi, out=yi), want)
