@@ -236,6 +236,13 @@ cdef inline void _lane_add(double* s, double* c, double v) noexcept nogil:
     s[0] = t
 
 
+cdef inline double _dd_hi(double a, double b, double* low) noexcept nogil:
+    # a + b as one double-double: returns hi = fl(a + b), *low = the exact rest.
+    cdef double hi = a + b
+    low[0] = two_sum_err(a, b, hi)
+    return hi
+
+
 cdef inline double _combine(double* s, double* c, double* low, int L) noexcept nogil:
     # The L lanes' double-double sums s + c, added by a fixed pairwise tree (overwriting
     # s and c); returns hi (and low[0]).
@@ -247,9 +254,7 @@ cdef inline double _combine(double* s, double* c, double* low, int L) noexcept n
             c[j] += two_sum_err(s[j], s[j + w], t) + c[j + w]
             s[j] = t
         w //= 2
-    t = s[0] + c[0]
-    low[0] = two_sum_err(s[0], c[0], t)
-    return t
+    return _dd_hi(s[0], c[0], low)
 
 
 cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m, double lo,
@@ -363,17 +368,21 @@ cdef inline void _scale_terms(double* out, Py_ssize_t n, double total) noexcept 
         out[i] = div_by(out[i], total, inv)
 
 
-cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m,
-                            double lse) noexcept nogil:
-    # log_softmax_i = x_i - (m + log(1 + T)), with m + lse = hi + lo exactly (TwoSum):
-    # x_i - hi is exact where it cancels (Sterbenz), so the max entry comes out as -lse
+cdef inline double _log_entry(double x, double hi, double lo) noexcept nogil:
+    # log_softmax of x = x - (m + log(1 + T)), given m + lse = hi + lo exactly (_dd_hi):
+    # x - hi is exact where it cancels (Sterbenz), so the max entry comes out as -lse
     # rounded once, and lse = log1p(T) keeps it accurate when T is tiny. The + 0.0 turns
     # the -0.0 of a sole -0.0 max (x - hi = -0 - +0) into log 1 = +0.
-    cdef double hi = m + lse
-    cdef double lo = two_sum_err(m, lse, hi)
+    return ((x - hi) - lo) + 0.0
+
+
+cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m,
+                            double lse) noexcept nogil:
+    cdef double lo
+    cdef double hi = _dd_hi(m, lse, &lo)
     cdef Py_ssize_t i
     for i in range(n):
-        out[i] = ((x[i] - hi) - lo) + 0.0
+        out[i] = _log_entry(x[i], hi, lo)
 
 
 # ---------------------------------------------------------------- long rows
@@ -509,22 +518,22 @@ cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, 
 
 
 cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
-                                    double* m, double* others) noexcept nogil:
-    # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max and the
-    # sum of the non-max terms (`others`).
-    cdef double total, ties
+                                    double* m, double* ties, double* others) noexcept nogil:
+    # softmax of a non-empty slice; returns the kind and, for FINITE_MAX, the max, how
+    # many entries equal it and the sum of the non-max terms (`others`).
+    cdef double total
     cdef bint long_row = n > LONG_ROW
-    cdef SliceKind kind = (_long_max(x, n, m, &ties) if long_row
-                           else _slice_max(x, n, m, &ties))
+    cdef SliceKind kind = (_long_max(x, n, m, ties) if long_row
+                           else _slice_max(x, n, m, ties))
     if kind == ALL_NAN:
         _fill(out, n, NAN)
     elif kind == HAS_POS_INF:
         _split_inf(x, out, n, 1.0 / _count_inf(x, n), 0.0)
     else:
         if long_row:
-            others[0] = _long_sum_others(x, out, n, m[0], ties, True, &total)
+            others[0] = _long_sum_others(x, out, n, m[0], ties[0], True, &total)
         else:
-            others[0] = _sum_others(x, out, n, m[0], ties, True, &total)
+            others[0] = _sum_others(x, out, n, m[0], ties[0], True, &total)
         _scale_terms(out, n, total)
     return kind
 
@@ -532,9 +541,9 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
 cdef void softmax(const double* x,  # IN
                   double* out,      # OUT
                   Py_ssize_t n) noexcept nogil:
-    cdef double m, others
+    cdef double m, ties, others
     if n > 0:
-        _softmax_into(x, out, n, &m, &others)
+        _softmax_into(x, out, n, &m, &ties, &others)
 
 
 cdef void log_softmax(const double* x,  # IN
@@ -659,9 +668,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         # T and the divisor as in _sum_others; then the normaliser log1p(T) or the sum.
         t = s[j] + c[j]
         if log:                         # m + log1p(T) as hi + lo, as _log_terms uses it
-            t = vlog1p(t / unit[j] + (ties[j] - 1.0))
-            s[j] = mx[j] + t
-            c[j] = two_sum_err(mx[j], t, s[j])
+            s[j] = _dd_hi(mx[j], vlog1p(t / unit[j] + (ties[j] - 1.0)), &c[j])
         else:
             s[j] = ties[j] * unit[j] + t
             c[j] = 1.0 / s[j]           # for div_by
@@ -672,7 +679,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
             if log:
                 v = row[j]
                 v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-                orow[j] = ((v - s[j]) - c[j]) + 0.0        # as _log_terms
+                orow[j] = _log_entry(v, s[j], c[j])
             else:
                 orow[j] = div_by(orow[j], s[j], c[j])
 
@@ -767,28 +774,26 @@ cdef void softmax_jacobian(const double* x,  # IN
                            Py_ssize_t n) noexcept nogil:
     # s is computed into the last row and read from there; that row is rewritten last,
     # each entry read before it is overwritten.
-    cdef double m = 0.0, others = 0.0, si, one_minus_max
-    cdef Py_ssize_t i, j, ties = 0
+    cdef double m = 0.0, ties = 0.0, others = 0.0, si, one_minus_max
+    cdef Py_ssize_t i, j
     cdef double* s
-    cdef SliceKind kind
+    cdef bint sole
     if n == 0:
         return
     s = out + (n - 1) * n
-    kind = _softmax_into(x, s, n, &m, &others)
-    # 1 - s_i for the max entry is T / (1 + T), free of cancellation when s_i ~ 1 (a tie
-    # gives s_i <= 1/2, where 1 - s_i is exact anyway).
+    # sole: one entry holds the max. 1 - s_i for it is T / (1 + T), free of cancellation
+    # when s_i ~ 1 (a tie gives s_i <= 1/2, where 1 - s_i is exact anyway).
+    sole = _softmax_into(x, s, n, &m, &ties, &others) == FINITE_MAX and ties == 1.0
     one_minus_max = others / (1.0 + others)
-    for i in range(n):
-        ties += kind == FINITE_MAX and x[i] == m
     for i in range(n - 1):
         si = s[i]
         for j in range(n):
             out[i * n + j] = -si * s[j]
-        out[i * n + i] = si * (one_minus_max if ties == 1 and x[i] == m else 1.0 - si)
+        out[i * n + i] = si * (one_minus_max if sole and x[i] == m else 1.0 - si)
     si = s[n - 1]
     for j in range(n - 1):
         s[j] = -si * s[j]
-    s[n - 1] = si * (one_minus_max if ties == 1 and x[n - 1] == m else 1.0 - si)
+    s[n - 1] = si * (one_minus_max if sole and x[n - 1] == m else 1.0 - si)
 
 
 cdef inline double _dot_lanes(const double* a, const double* b, Py_ssize_t n, double* low,
@@ -887,9 +892,7 @@ cdef double long_reduce(const double* st,  # IN, chunk_reduce of each chunk, at 
     acc[1] = 0.0
     for c in range(chunks):
         _fold_sum_chunk(acc, st + 3 * c)
-    hi = acc[0] + acc[1]
-    low[0] = two_sum_err(acc[0], acc[1], hi)
-    return hi
+    return _dd_hi(acc[0], acc[1], low)
 
 
 cdef void chunk_backward(const double* g, const double* y,  # IN, one chunk
@@ -913,9 +916,7 @@ cdef inline double _long_reduce_serial(const double* g, const double* y, Py_ssiz
         chunk_reduce(g + c0, y + c0, min(<Py_ssize_t>LONG_ROW, n - c0), log, st)
         _fold_sum_chunk(acc, st)
         c0 += LONG_ROW
-    hi = acc[0] + acc[1]
-    low[0] = two_sum_err(acc[0], acc[1], hi)
-    return hi
+    return _dd_hi(acc[0], acc[1], low)
 
 
 cdef void softmax_backward(const double* grad_output,  # IN
@@ -949,7 +950,7 @@ cdef inline void _short_rows_backward(const double* g, const double* y, double* 
     cdef double c[ROW_BLOCK]
     cdef double low[ROW_BLOCK]
     cdef Py_ssize_t r0 = 0, r, i, w, k
-    cdef double p, t
+    cdef double p
     while r0 < rows:
         w = min(<Py_ssize_t>ROW_BLOCK, rows - r0)
         for r in range(w):
@@ -969,9 +970,7 @@ cdef inline void _short_rows_backward(const double* g, const double* y, double* 
                     c[r] += two_prod_err(gb[i * w + r], yb[i * w + r], p)
                     _lane_add(&s[r], &c[r], p)
         for r in range(w):
-            t = s[r] + c[r]
-            low[r] = two_sum_err(s[r], c[r], t)
-            s[r] = t
+            s[r] = _dd_hi(s[r], c[r], &low[r])
         for r in range(w):
             for i in range(n):
                 k = (r0 + r) * n + i

@@ -38,8 +38,10 @@ ELEMENTWISE = ["sigmoid", "tanh", "relu", "sigmoid_derivative", "tanh_derivative
 ROWS = ["softmax", "log_softmax"]
 
 # The scratch module: the kernel source itself, and one entry point that times `reps`
-# calls of one kernel without the GIL.
-MODULE = '''
+# calls of one kernel without the GIL (one branch per function of ELEMENTWISE and ROWS).
+_BRANCHES = ([f'if name == "{f}":\n        unary = {f}' for f in ELEMENTWISE]
+             + [f'if name == "{f}":\n        batch = {f}_rows' for f in ROWS])
+MODULE = """
 include "_kernels_impl.pxi"
 from fastact._table cimport unary_k, rows_k
 
@@ -48,20 +50,7 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef unary_k unary = NULL
     cdef rows_k batch = NULL
-    if name == "softmax":
-        batch = softmax_rows
-    elif name == "log_softmax":
-        batch = log_softmax_rows
-    elif name == "sigmoid":
-        unary = sigmoid
-    elif name == "tanh":
-        unary = tanh
-    elif name == "relu":
-        unary = relu
-    elif name == "sigmoid_derivative":
-        unary = sigmoid_derivative
-    elif name == "tanh_derivative":
-        unary = tanh_derivative
+    """ + "\n    el".join(_BRANCHES) + """
     else:
         raise ValueError(f"no kernel {name!r}")
     with nogil:
@@ -70,7 +59,7 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
                 batch(&x[0, 0], &out[0, 0], rows, n)
             else:
                 unary(&x[0, 0], &out[0, 0], rows * n)
-'''
+"""
 
 
 def export(rev, dest):
