@@ -24,6 +24,7 @@ cdef extern from "<fenv.h>" nogil:
     int FE_INVALID
     int FE_OVERFLOW
     int FE_DIVBYZERO
+    int FE_UNDERFLOW
 
 cnp.import_array()
 cnp.import_ufunc()
@@ -98,7 +99,7 @@ cdef enum:
     BLOCK = 256   # doubles per gathered block: 2 KiB of stack per operand
 
 
-cdef int _SPURIOUS = FE_INVALID | FE_OVERFLOW | FE_DIVBYZERO
+cdef int _SPURIOUS = FE_INVALID | FE_OVERFLOW | FE_DIVBYZERO | FE_UNDERFLOW
 
 
 cdef inline int _flags() noexcept nogil:
@@ -111,7 +112,9 @@ cdef inline void _drop_flags(int before) noexcept nogil:
     # compares on NaN): the invalid/overflow/divide flags they leave say nothing about the
     # result, and NumPy would turn them into RuntimeWarnings. The kernels produce inf and
     # NaN only where the math does, so drop the flags this loop raised (keeping any that
-    # were already set before it).
+    # were already set before it). Underflow too: e^-2|x| underflows inside tanh(1e3) = 1
+    # and sigmoid(1e3) = 1; like scipy.special.expit and np.tanh, a subnormal result
+    # (sigmoid(-740)) is returned without a flag.
     feclearexcept(_SPURIOUS & ~before)
 
 
