@@ -4,7 +4,8 @@
 #
 # Everything is branchless and calls no libm function, so that GCC vectorizes the loops
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
-# polynomial and a 2^k scale built from integer bits; selects replace branches.
+# polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
+# selects replace branches.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y.
@@ -50,20 +51,15 @@ cdef extern from *:
     static const double fastact_G7 = 2.7557268480310024e-06;
     static const double fastact_G8 = 2.7620075879983367e-07;
     static const double fastact_G9 = 2.5100375832561234e-08;
-    /* tanh(x) = x + x^3 P(x^2) on |x| <= 0.625 (tools/fit_polynomials.py) */
+    /* tanh(x) = x + x z P(z) / Q(z), z = x^2 <= 0.390625 (|x| <= 0.625), Q(0) = 1
+       (tools/fit_polynomials.py) */
     static const double fastact_TANH_SMALL = 0.625;
-    static const double fastact_P0 = -0.3333333333333333;
-    static const double fastact_P1 = 0.13333333333333042;
-    static const double fastact_P2 = -0.05396825396789699;
-    static const double fastact_P3 = 0.021869488519008305;
-    static const double fastact_P4 = -0.008863235103240878;
-    static const double fastact_P5 = 0.0035921217511549622;
-    static const double fastact_P6 = -0.0014557754120478055;
-    static const double fastact_P7 = 0.0005896606577757043;
-    static const double fastact_P8 = -0.0002375906496055562;
-    static const double fastact_P9 = 9.257116129556769e-05;
-    static const double fastact_P10 = -3.12011014257974e-05;
-    static const double fastact_P11 = 6.485163482793113e-06;
+    static const double fastact_TP0 = -0.3333333333333333;
+    static const double fastact_TP1 = -0.020498914637289624;
+    static const double fastact_TP2 = -0.0001991831335221819;
+    static const double fastact_TQ1 = 0.4614967439118656;
+    static const double fastact_TQ2 = 0.023291485060651148;
+    static const double fastact_TQ3 = 0.00020653918870941227;
     /* 2 atanh(s) = 2s + s z W(z), z = s^2 <= 0.0295 (tools/fit_polynomials.py) */
     static const double fastact_W0 = 0.666666666666667;
     static const double fastact_W1 = 0.39999999999899505;
@@ -94,18 +90,12 @@ cdef extern from *:
     const double _G8 "fastact_G8"
     const double _G9 "fastact_G9"
     const double _TANH_SMALL "fastact_TANH_SMALL"
-    const double _P0 "fastact_P0"
-    const double _P1 "fastact_P1"
-    const double _P2 "fastact_P2"
-    const double _P3 "fastact_P3"
-    const double _P4 "fastact_P4"
-    const double _P5 "fastact_P5"
-    const double _P6 "fastact_P6"
-    const double _P7 "fastact_P7"
-    const double _P8 "fastact_P8"
-    const double _P9 "fastact_P9"
-    const double _P10 "fastact_P10"
-    const double _P11 "fastact_P11"
+    const double _TP0 "fastact_TP0"
+    const double _TP1 "fastact_TP1"
+    const double _TP2 "fastact_TP2"
+    const double _TQ1 "fastact_TQ1"
+    const double _TQ2 "fastact_TQ2"
+    const double _TQ3 "fastact_TQ3"
     const double _W0 "fastact_W0"
     const double _W1 "fastact_W1"
     const double _W2 "fastact_W2"
@@ -119,12 +109,12 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Polynomials by Estrin's scheme (half Horner's dependency chain, a few more
+    /* The exp polynomial by Estrin's scheme (half Horner's dependency chain, a few more
        multiplies) on AVX2 without AVX-512, where 4 elements per instruction leave the
-       out-of-order window short of Horner's chain: sigmoid 10 %, tanh 8 %, sigmoid' 9 %,
-       softmax 6 % faster (tools/ab_kernels.py on Zen 4). With AVX-512 (8 per
-       instruction) it measured -4 % (tanh) to +5 % (softmax), and on the baseline build
-       (no fma) the extra multiplies cost more than they save, so both keep Horner.
+       out-of-order window short of Horner's chain: sigmoid 10 %, sigmoid' 9 %, softmax
+       6 % faster (tools/ab_kernels.py on Zen 4). With AVX-512 (8 per instruction) it
+       measured -4 % to +5 % across functions, and on the baseline build (no fma) the
+       extra multiplies cost more than they save, so both keep Horner.
        -DFASTACT_ESTRIN=0/1 overrides. */
     #ifndef FASTACT_ESTRIN
     #if defined(__AVX2__) && !defined(__AVX512F__)
@@ -209,33 +199,7 @@ cdef inline double vexp(double x) noexcept nogil:
     return _scale(p, k)
 
 
-# ---------------------------------------------------------------- tanh near 0
-
-
-cdef inline double _tanh_small(double a) noexcept nogil:
-    # tanh(a) for 0 <= a <= 0.625 (the caller restores the sign, -0.0 included).
-    cdef double z = a * a
-    cdef double z2, z4, p
-    if _ESTRIN:
-        z2 = z * z
-        z4 = z2 * z2
-        p = (((_P0 + _P1 * z) + (_P2 + _P3 * z) * z2)
-             + ((_P4 + _P5 * z) + (_P6 + _P7 * z) * z2) * z4
-             + ((_P8 + _P9 * z) + (_P10 + _P11 * z) * z2) * (z4 * z4))
-    else:
-        p = _P11
-        p = p * z + _P10
-        p = p * z + _P9
-        p = p * z + _P8
-        p = p * z + _P7
-        p = p * z + _P6
-        p = p * z + _P5
-        p = p * z + _P4
-        p = p * z + _P3
-        p = p * z + _P2
-        p = p * z + _P1
-        p = p * z + _P0
-    return a + a * (z * p)
+# ---------------------------------------------------------------- activations
 
 
 cdef inline double f_sigmoid(double x) noexcept nogil:
@@ -247,12 +211,21 @@ cdef inline double f_sigmoid(double x) noexcept nogil:
 
 
 cdef inline double f_tanh(double x) noexcept nogil:
-    # |x| <= 0.625: odd polynomial (full relative accuracy near 0). Beyond:
-    # (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
+    # |x| <= 0.625: x + x f with f = z P(z) / Q(z), z = x^2 (|f| <= 0.113, so f's
+    # rounding errors reach the result scaled by 0.113; full relative accuracy near 0).
+    # Beyond: (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
+    # Both ranges share one division: every select comes before it, and r = f c + b
+    # (c = b = |x| near 0; c = 1, b = 0 beyond) leaves no branch after it that GCC could
+    # thread back, which would split the division in two.
     cdef double a = fabs(x)
     cdef double t = vexp_neg(-2.0 * a)
-    cdef double r = _tanh_small(a) if a <= _TANH_SMALL else (1.0 - t) / (1.0 + t)
-    return copysign(r, x)
+    cdef double z = a * a
+    cdef bint small = a <= _TANH_SMALL
+    cdef double num = z * ((_TP2 * z + _TP1) * z + _TP0) if small else 1.0 - t
+    cdef double den = ((_TQ3 * z + _TQ2) * z + _TQ1) * z + 1.0 if small else 1.0 + t
+    cdef double c = a if small else 1.0
+    cdef double b = a if small else 0.0
+    return copysign((num / den) * c + b, x)
 
 
 cdef inline double f_relu(double x) noexcept nogil:

@@ -21,6 +21,17 @@ def test_elementwise_ulp(name):
     assert err <= BOUNDS[name], f"{name}: {err:.2f} ulp at x = {x[i]!r}"
 
 
+def test_tanh_ulp_both_sides_of_the_switch():
+    # |x| <= 0.625 takes the rational function, above it (1 - t) / (1 + t): dense points
+    # on both, the switch and its neighbours, both signs.
+    rng = np.random.default_rng(7)
+    a = np.r_[rng.uniform(0, 0.7, 3000), np.exp(rng.uniform(-40, 0, 500)),
+              [0.625, np.nextafter(0.625, 0), np.nextafter(0.625, 1), 0.7, 1e-160]]
+    x = np.r_[a, -a]
+    err, i = max_ulp_error(fa.tanh(x), [MP["tanh"](mpmath.mpf(float(v))) for v in x])
+    assert err <= BOUNDS["tanh"], f"tanh: {err:.2f} ulp at x = {x[i]!r}"
+
+
 def _rows():
     rng = np.random.default_rng(11)
     return {
