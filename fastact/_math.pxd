@@ -38,8 +38,8 @@ cdef extern from *:
     static const double fastact_LN2_LO = 2.8235290563031577e-13;
     /* exp underflows to 0 below -745.14 */
     static const double fastact_EXP_MIN = -746.0;
-    /* 2^-64, the second step of the subnormal-safe scales */
-    static const double fastact_TWO_M64 = 5.421010862427522e-20;
+    /* 2^-128, the second step of the subnormal-safe scales */
+    static const double fastact_TWO_M128 = 2.938735877055719e-39;
     /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
     static const double fastact_G0 = 0.5000000000000001;
     static const double fastact_G1 = 0.16666666666666669;
@@ -78,7 +78,7 @@ cdef extern from *:
     const double _LN2_HI "fastact_LN2_HI"
     const double _LN2_LO "fastact_LN2_LO"
     const double _EXP_MIN "fastact_EXP_MIN"
-    const double _TWO_M64 "fastact_TWO_M64"
+    const double _TWO_M128 "fastact_TWO_M128"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
     const double _G2 "fastact_G2"
@@ -176,9 +176,10 @@ cdef inline double _scale(double p, double k) noexcept nogil:
 
 
 cdef inline double _scale_low(double p, double k) noexcept nogil:
-    # p * 2^k for k <= 2 (results below 4 * 1.42): 2^(k + 64) is a normal number down to
-    # k = -1086, and the final product with 2^-64 rounds a subnormal result once.
-    return (p * _pow2(k + 64.0)) * _TWO_M64
+    # p * 2^k for k in [-1150, 2] (results below 4 * 1.42): 2^(k + 128) is a normal number
+    # there, and the final product with 2^-128 rounds a subnormal result once. (With
+    # 2^(k + 64), tanh' gave NaN for |x| in [376.9, 377.9]: its k reaches -1096.)
+    return (p * _pow2(k + 128.0)) * _TWO_M128
 
 
 cdef inline double vexp_neg(double x) noexcept nogil:
@@ -348,11 +349,11 @@ cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
 
 cdef inline unsigned long long exp_units_offset(double m) noexcept nogil:
     # The offset exp_units adds to its shifter bits: K = round(m / ln2) sits in the low bits
-    # of m / ln2 + _SHIFT exactly as each k does there, so bits + (1087 - bits_m) leaves
-    # k - K + 1023 + 64 in the low 12 bits, the biased exponent of 2^(k - K + 64).
+    # of m / ln2 + _SHIFT exactly as each k does there, so bits + (1151 - bits_m) leaves
+    # k - K + 1023 + 128 in the low 12 bits, the biased exponent of 2^(k - K + 128).
     cdef _Bits b
     b.d = m * _INV_LN2 + _SHIFT
-    return 1087ULL - b.u
+    return 1151ULL - b.u
 
 
 cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil:
@@ -365,7 +366,7 @@ cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil
     cdef double k = kb.d - _SHIFT
     cdef double p = _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
     sc.u = (kb.u + offset) << 52
-    return (p * sc.d) * _TWO_M64
+    return (p * sc.d) * _TWO_M128
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:

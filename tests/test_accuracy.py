@@ -32,6 +32,20 @@ def test_tanh_ulp_both_sides_of_the_switch():
     assert err <= BOUNDS["tanh"], f"tanh: {err:.2f} ulp at x = {x[i]!r}"
 
 
+@pytest.mark.parametrize("name, band", [("tanh_derivative", (350.0, 390.0)),
+                                        ("sigmoid_derivative", (700.0, 760.0)),
+                                        ("sigmoid", (700.0, 760.0)), ("tanh", (17.0, 20.0))])
+def test_ulp_where_results_underflow_or_saturate(name, band):
+    # Every float64 step of 1/64 through the band where the result leaves the normal
+    # range (tanh' once returned NaN for |x| in [376.9, 377.9], where 2^(k + 64) built
+    # from k's bits was no longer a normal number), both signs.
+    a = np.arange(band[0], band[1], 1 / 64)
+    x = np.r_[a, -a]
+    exact = [MP[name](mpmath.mpf(float(v))) for v in x]
+    err, i = max_ulp_error(getattr(fa, name)(x), exact)
+    assert err <= BOUNDS[name], f"{name}: {err:.2f} ulp at x = {x[i]!r}"
+
+
 def _rows():
     rng = np.random.default_rng(11)
     return {
