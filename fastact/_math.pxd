@@ -40,6 +40,7 @@ cdef extern from *:
     static const double fastact_EXP_MIN = -746.0;
     /* 2^-128, the second step of the subnormal-safe scales */
     static const double fastact_TWO_M128 = 2.938735877055719e-39;
+    static const double fastact_FOUR_M128 = 1.1754943508222875e-38;   /* 4 * 2^-128 */
     /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
     static const double fastact_G0 = 0.5000000000000001;
     static const double fastact_G1 = 0.16666666666666669;
@@ -79,6 +80,7 @@ cdef extern from *:
     const double _LN2_LO "fastact_LN2_LO"
     const double _EXP_MIN "fastact_EXP_MIN"
     const double _TWO_M128 "fastact_TWO_M128"
+    const double _FOUR_M128 "fastact_FOUR_M128"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
     const double _G2 "fastact_G2"
@@ -250,13 +252,14 @@ cdef inline double d_sigmoid(double x) noexcept nogil:
 cdef inline double d_tanh(double x) noexcept nogil:
     # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
     # reduction as t (exponent + 2), so subnormal results (|x| > 353) round once.
-    cdef double k, p, t, u, r
+    cdef double k, p, s, t, u, r
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
     p = _exp_reduce(a, &k)
-    t = _scale_low(p, k)
+    s = p * _pow2(k + 128.0)                # exact; t and 4t each round once from it
+    t = s * _TWO_M128
     u = 1.0 + t
-    r = _scale_low(p, k + 2.0) / (u * u)
+    r = (s * _FOUR_M128) / (u * u)
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
 
