@@ -170,6 +170,24 @@ cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
     return _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
 
 
+cdef inline double _exp_reduce_bits(double x, unsigned long long* kb) noexcept nogil:
+    # _exp_reduce handing back the shifter's bits instead of k: k sits in their low bits
+    # (two's complement), where _pow2_bits adds an exponent bias to it as an integer (two
+    # floating-point adds fewer than _pow2(k + c)).
+    cdef _Bits b
+    b.d = x * _INV_LN2 + _SHIFT
+    kb[0] = b.u
+    cdef double k = b.d - _SHIFT
+    return _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
+
+
+cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) noexcept nogil:
+    # 2^(k + c) from _exp_reduce_bits' kb, biased = c + 1023, for k + c in [-1022, 1023].
+    cdef _Bits b
+    b.u = (kb + biased) << 52
+    return b.d
+
+
 cdef inline double _scale(double p, double k) noexcept nogil:
     # p * 2^k in two steps (each factor a normal power of two), so a subnormal result is
     # rounded once, at the last multiplication.
@@ -177,19 +195,14 @@ cdef inline double _scale(double p, double k) noexcept nogil:
     return (p * _pow2(k1)) * _pow2(k - k1)
 
 
-cdef inline double _scale_low(double p, double k) noexcept nogil:
-    # p * 2^k for k in [-1150, 2] (results below 4 * 1.42): 2^(k + 128) is a normal number
-    # there, and the final product with 2^-128 rounds a subnormal result once. (With
-    # 2^(k + 64), tanh' gave NaN for |x| in [376.9, 377.9]: its k reaches -1096.)
-    return (p * _pow2(k + 128.0)) * _TWO_M128
-
-
 cdef inline double vexp_neg(double x) noexcept nogil:
-    # e^x for x <= 0 (or NaN): vexp without the overflow side, one scale step cheaper.
-    cdef double k, p
-    x = _EXP_MIN if x < _EXP_MIN else x
-    p = _exp_reduce(x, &k)
-    return _scale_low(p, k)
+    # e^x for x <= 0 (or NaN): vexp without the overflow side, one scale step cheaper:
+    # 2^(k + 128) is a normal number for every k the clamp allows, and the final product
+    # with 2^-128 rounds a subnormal result once. (A NaN x leaves garbage in kb, but p is
+    # NaN and so is the product.)
+    cdef unsigned long long kb
+    cdef double p = _exp_reduce_bits(_EXP_MIN if x < _EXP_MIN else x, &kb)
+    return (p * _pow2_bits(kb, 1151)) * _TWO_M128    # kb is set by the line above
 
 
 cdef inline double vexp(double x) noexcept nogil:
@@ -252,11 +265,14 @@ cdef inline double d_sigmoid(double x) noexcept nogil:
 cdef inline double d_tanh(double x) noexcept nogil:
     # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
     # reduction as t (exponent + 2), so subnormal results (|x| > 353) round once.
-    cdef double k, p, s, t, u, r
+    cdef unsigned long long kb
+    cdef double p, s, t, u, r
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
-    p = _exp_reduce(a, &k)
-    s = p * _pow2(k + 128.0)                # exact; t and 4t each round once from it
+    p = _exp_reduce_bits(a, &kb)
+    # s = p 2^(k + 128) is exact (a normal number for k >= -1096, where 2^(k + 64) was
+    # not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each round once from it.
+    s = p * _pow2_bits(kb, 1151)
     t = s * _TWO_M128
     u = 1.0 + t
     r = (s * _FOUR_M128) / (u * u)
@@ -364,12 +380,9 @@ cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil
     # and |m| <= 2000 (k - K stays in [-1078, 0] and k * _LN2_HI exact). Reduced from x
     # itself: unlike exp(x - m), no rounded subtraction needs correcting, and the 2^(k-K)
     # scale is an integer add. Results below 2^-1022 round once, as in vexp_neg.
-    cdef _Bits kb, sc
-    kb.d = x * _INV_LN2 + _SHIFT
-    cdef double k = kb.d - _SHIFT
-    cdef double p = _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
-    sc.u = (kb.u + offset) << 52
-    return (p * sc.d) * _TWO_M128
+    cdef unsigned long long kb
+    cdef double p = _exp_reduce_bits(x, &kb)
+    return (p * _pow2_bits(kb, offset)) * _TWO_M128
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:
