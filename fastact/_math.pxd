@@ -141,9 +141,14 @@ cdef inline double _pow2(double k) noexcept nogil:
     return b.d
 
 
-cdef inline double _exp_poly(double r) noexcept nogil:
-    # e^r for |r| <= ln2/2 (in [0.70, 1.42]).
+cdef inline double _exp_poly(double r, double r_lo, bint accurate) noexcept nogil:
+    # e^r for |r| <= ln2/2 (in [0.70, 1.42]), within 1.05 ulp: the roundings of r and of
+    # r + r^2 g add up to 0.45 ulp before 1 + (...) rounds. `accurate` (a constant at each
+    # call site) takes e^(r + r_lo), r_lo the reduction's rounding error, with 1 + r split
+    # exactly (a + a_lo, Fast2Sum) so that only the last add rounds: within 0.73 ulp, for
+    # 6 more additions (sigmoid needs it, see f_sigmoid).
     cdef double r2 = r * r
+    cdef double a, a_lo
     cdef double r4, g
     if _ESTRIN:
         r4 = r2 * r2
@@ -160,17 +165,30 @@ cdef inline double _exp_poly(double r) noexcept nogil:
         g = g * r + _G2
         g = g * r + _G1
         g = g * r + _G0
+    if accurate:
+        a = 1.0 + r
+        a_lo = (1.0 - a) + r
+        return a + (r2 * g + (a_lo + r_lo))
     return 1.0 + (r + r2 * g)
+
+
+cdef inline double _exp_reduced(double x, double k, bint accurate) noexcept nogil:
+    # e^(x - k ln2): k _LN2_HI is exact and so is x - k _LN2_HI (Sterbenz); r rounds once,
+    # and r_lo, its rounding error, is exact but for the product k _LN2_LO.
+    cdef double t = x - k * _LN2_HI
+    cdef double r = t - k * _LN2_LO
+    return _exp_poly(r, (t - r) - k * _LN2_LO if accurate else 0.0, accurate)
 
 
 cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
     # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r and sets kd = k.
     cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
     kd[0] = k
-    return _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
+    return _exp_reduced(x, k, False)
 
 
-cdef inline double _exp_reduce_bits(double x, unsigned long long* kb) noexcept nogil:
+cdef inline double _exp_reduce_bits(double x, unsigned long long* kb,
+                                    bint accurate=False) noexcept nogil:
     # _exp_reduce handing back the shifter's bits instead of k: k sits in their low bits
     # (two's complement), where _pow2_bits adds an exponent bias to it as an integer (two
     # floating-point adds fewer than _pow2(k + c)).
@@ -178,7 +196,7 @@ cdef inline double _exp_reduce_bits(double x, unsigned long long* kb) noexcept n
     b.d = x * _INV_LN2 + _SHIFT
     kb[0] = b.u
     cdef double k = b.d - _SHIFT
-    return _exp_poly((x - k * _LN2_HI) - k * _LN2_LO)
+    return _exp_reduced(x, k, accurate)
 
 
 cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) noexcept nogil:
@@ -195,18 +213,22 @@ cdef inline double _scale(double p, double k) noexcept nogil:
     return (p * _pow2(k1)) * _pow2(k - k1)
 
 
-cdef inline double vexp_neg(double x) noexcept nogil:
+cdef inline double _vexp_neg(double x, bint accurate) noexcept nogil:
     # e^x for x <= 0 (or NaN): vexp without the overflow side, one scale step cheaper:
     # 2^(k + 128) is a normal number for every k the clamp allows, and the final product
     # with 2^-128 rounds a subnormal result once. (A NaN x leaves garbage in kb, but p is
     # NaN and so is the product.)
     cdef unsigned long long kb
-    cdef double p = _exp_reduce_bits(_EXP_MIN if x < _EXP_MIN else x, &kb)
+    cdef double p = _exp_reduce_bits(_EXP_MIN if x < _EXP_MIN else x, &kb, accurate)
     return (p * _pow2_bits(kb, 1151)) * _TWO_M128    # kb is set by the line above
 
 
+cdef inline double vexp_neg(double x) noexcept nogil:
+    return _vexp_neg(x, False)
+
+
 cdef inline double vexp(double x) noexcept nogil:
-    # e^x, within ~0.6 ulp, subnormal results included; 0 below -745.14, inf above
+    # e^x, within 1.05 ulp, subnormal results included; 0 below -745.14, inf above
     # 709.78 (the clamps keep k in range; NaN passes through them).
     cdef double k, p
     x = _EXP_MIN if x < _EXP_MIN else x
@@ -220,10 +242,19 @@ cdef inline double vexp(double x) noexcept nogil:
 
 cdef inline double f_sigmoid(double x) noexcept nogil:
     # t = e^-|x| never overflows; for x < 0, sigma(x) = t / (1 + t) keeps subnormal
-    # results (x in [-745, -709]) exact to the rounding of exp itself.
-    cdef double t = vexp_neg(-fabs(x))
+    # results (x in [-745, -709]) exact to the rounding of exp itself. Two error terms
+    # are taken out, which reached 2.4 ulp together: 1 + t = d + d_lo exactly, and
+    # num / (d + d_lo) = q (1 - d_lo / d) to far below an ulp (d_lo / d needs only a few
+    # correct bits: (16 - 8t) / 17 is 1 / (1 + t) within 6 %, and the product is formed
+    # while the division runs, leaving one fma after it); and t comes from the accurate
+    # exp (0.73 ulp, not 1.05), since where t sits just above a power of two and sigma
+    # just below it, t's error counts twice in ulps of the result. Max 1.9 ulp.
+    cdef double t = _vexp_neg(-fabs(x), True)
     cdef double num = t if x < 0.0 else 1.0
-    return num / (1.0 + t)
+    cdef double d = 1.0 + t
+    cdef double corr = ((1.0 - d) + t) * (0.9411764705882353 - 0.47058823529411764 * t)
+    cdef double q = num / d
+    return q - q * corr
 
 
 cdef inline double f_tanh(double x) noexcept nogil:
@@ -255,10 +286,11 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
 
 cdef inline double d_sigmoid(double x) noexcept nogil:
     # sigma'(x) = t / (1 + t)^2 with t = e^-|x|: no 1 - sigma cancellation, so the
-    # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy.
+    # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy. (1 + t)^2 as (t + 2) t + 1,
+    # an fma: rounding 1 + t and squaring it cost up to 2.5 u relative (4.1 ulp in all),
+    # this at most 1 u, with no more operations on the way to the division.
     cdef double t = vexp_neg(-fabs(x))
-    cdef double u = 1.0 + t
-    cdef double r = t / (u * u)
+    cdef double r = t / ((t + 2.0) * t + 1.0)
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
@@ -266,7 +298,7 @@ cdef inline double d_tanh(double x) noexcept nogil:
     # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
     # reduction as t (exponent + 2), so subnormal results (|x| > 353) round once.
     cdef unsigned long long kb
-    cdef double p, s, t, u, r
+    cdef double p, s, t, r
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
     p = _exp_reduce_bits(a, &kb)
@@ -274,8 +306,7 @@ cdef inline double d_tanh(double x) noexcept nogil:
     # not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each round once from it.
     s = p * _pow2_bits(kb, 1151)
     t = s * _TWO_M128
-    u = 1.0 + t
-    r = (s * _FOUR_M128) / (u * u)
+    r = (s * _FOUR_M128) / ((t + 2.0) * t + 1.0)     # (1 + t)^2 rounded once, see d_sigmoid
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
 

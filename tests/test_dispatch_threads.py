@@ -12,7 +12,8 @@ from numpy.testing import assert_array_equal
 
 import fastact as fa
 from fastact import kernels
-from _reference import MP, accuracy_points, max_ulp_error, mp_softmax_and_log
+from _reference import (LONG_DOUBLE_OK, MP, accuracy_points, ld_reference, ld_ulp_errors,
+                        max_ulp_error, mp_softmax_and_log)
 
 VARIANTS = kernels.supported_variants()
 BOUNDS = {"sigmoid": 2, "tanh": 2, "sigmoid_derivative": 4, "tanh_derivative": 4}
@@ -47,6 +48,17 @@ def test_variant_accuracy(variant, name):
     exact = [MP[name](mpmath.mpf(float(v))) for v in x]
     err, i = max_ulp_error(getattr(fa, name)(x), exact)
     assert err <= BOUNDS[name], f"{variant} {name}: {err:.2f} ulp at x = {x[i]!r}"
+
+
+@pytest.mark.skipif(not LONG_DOUBLE_OK, reason="needs an 80-bit (or wider) long double")
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_variant_accuracy_dense(variant, name):
+    # 1e6 random points against the long-double reference (see test_accuracy).
+    rng = np.random.default_rng(sorted(BOUNDS).index(name) + 200)
+    x = np.r_[rng.uniform(-40, 40, 500_000), rng.uniform(-8, 8, 500_000)]
+    err = ld_ulp_errors(getattr(fa, name)(x), ld_reference(name, x))
+    i = int(np.argmax(err))
+    assert err[i] <= BOUNDS[name], f"{variant} {name}: {err[i]:.2f} ulp at x = {x[i]!r}"
 
 
 def test_variant_softmax_accuracy(variant):

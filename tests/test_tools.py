@@ -38,8 +38,11 @@ def test_ab_kernels_builds_both_sides_and_compares(tmp_path):
     rows = [ln.rstrip(" |").split(" | ") for ln in proc.stdout.splitlines()
             if ln.startswith("| baseline |")]
     assert [r[1] for r in rows] == ["sigmoid", "softmax"]
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "fastact"],
+                           check=True, capture_output=True, text=True).stdout.strip()
     for r in rows:
         assert all(float(v) > 0 for v in r[2:5])
-        # one kernel source on both sides (a clean checkout): the same bits, or the two
-        # sides were mixed up or computed different things
-        assert r[5] == "yes"
+        # one kernel source on both sides (a clean checkout, as in CI): the same bits,
+        # or the two sides were mixed up or computed different things
+        if not dirty:
+            assert r[5] == "yes"

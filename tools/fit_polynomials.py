@@ -62,7 +62,7 @@ def rational_fit(f, interval, m, n, iterations=8, grid=4000):
     for _ in range(iterations):
         fs = [f(t) for t in pts]
 
-        def equations(*u):   # P(t_i) = f(t_i) Q(t_i) (1 + (-1)^i E)
+        def equations(*u, pts=pts, fs=fs):   # P(t_i) = f(t_i) Q(t_i) (1 + (-1)^i E)
             p, q, e = u[:m + 1], (1,) + u[m + 1:-1], u[-1]
             return [_poly(p, t) - v * _poly(q, t) * (1 + (-1) ** i * e)
                     for i, (t, v) in enumerate(zip(pts, fs))]
