@@ -19,7 +19,7 @@ from fastact._math cimport (
     d_sigmoid, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset, vexp,
-    vlog1p,
+    vlog1p, _TERM_MIN, _TWO_P128,
 )
 
 
@@ -266,6 +266,7 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
     cdef double v
     if near:
         v = exp_units(lo if xi < lo else xi, offset)
+        v = 0.0 if xi < lo else v
     else:
         v = exp_shifted(xi, m)
     if store:
@@ -276,7 +277,7 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
-    cdef double lo = m - 746.0          # exp_units' domain; e^(x - m) is 0 below anyway
+    cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef Py_ssize_t b, j
     cdef Py_ssize_t tail = n - n % L
     for b in range(n // L):
@@ -315,7 +316,7 @@ cdef inline double _finish_others(double rest, double ties, double m,
                                   double* total) noexcept nogil:
     # T and the divisor from the non-max terms' sum `rest` and the count of maximal
     # entries, each worth one unit u (see _sum_others).
-    cdef double unit = exp_units(m, exp_units_offset(m)) if fabs(m) <= 2000.0 else 1.0
+    cdef double unit = exp_units(m, exp_units_offset(m)) if fabs(m) <= 2000.0 else _TWO_P128
     total[0] = ties * unit + rest
     return rest / unit + (ties - 1.0)
 
@@ -324,9 +325,10 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
                                double ties, bint store, double* total) noexcept nogil:
     # Returns T = sum over all entries but one maximal one of e^(x_i - m), so that the
     # slice's sum is 1 + T with T kept apart: log1p(T) and 1 - s_max = T / (1 + T) stay
-    # accurate. The terms (written to out when `store`) are in units u = e^(m - K ln2):
-    # exp_units(x_i) = u e^(x_i - m), exact reduction from x_i, for |m| <= 2000; beyond,
-    # exp_shifted gives e^(x_i - m) (u = 1). *total is their sum, the softmax divisor.
+    # accurate. The terms (written to out when `store`) are in units u = e^(m - K ln2)
+    # 2^128: exp_units(x_i) = u e^(x_i - m), exact reduction from x_i, for |m| <= 2000;
+    # beyond, exp_shifted gives e^(x_i - m) 2^128 (u = 2^128). The 2^128 keeps the terms
+    # normal numbers (see exp_units). *total is their sum, the softmax divisor.
     # Maximal entries are counted apart (`ties`, from the max pass; each is u), the
     # others summed with TwoSum compensation from 0, so that T keeps its relative
     # accuracy even when every term is far below 1 (one dominant entry: log_softmax of
@@ -599,6 +601,7 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
             v = row[j]
             v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
             e = exp_units(lo[j] if v < lo[j] else v, offset[j])
+            e = 0.0 if v < lo[j] else e
             if not log:
                 orow[j] = row[j] if far[j] != 0.0 else e
             _lane_add(&s[j], &c[j], 0.0 if v == mx[j] else e)
@@ -657,9 +660,9 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         far[j] = 0.0 if fabs(mx[j]) <= 2000.0 else 1.0
         s[j] = 0.0
         c[j] = 0.0
-        lo[j] = mx[j] - 746.0
+        lo[j] = mx[j] + _TERM_MIN
         offset[j] = exp_units_offset(mx[j])
-        unit[j] = exp_units(mx[j], offset[j]) if far[j] == 0.0 else 1.0
+        unit[j] = exp_units(mx[j], offset[j]) if far[j] == 0.0 else _TWO_P128
     _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, far, log, s, c)
     for j in range(w):
         if far[j] != 0.0:

@@ -41,6 +41,10 @@ cdef extern from *:
     /* 2^-128, the second step of the subnormal-safe scales */
     static const double fastact_TWO_M128 = 2.938735877055719e-39;
     static const double fastact_FOUR_M128 = 1.1754943508222875e-38;   /* 4 * 2^-128 */
+    static const double fastact_TWO_P128 = 3.402823669209385e+38;     /* 2^128 */
+    /* the softmax family's terms: e^(x - m) is taken as 0 below this (n terms of
+       e^-790 < 2^-1139 cannot add up to a subnormal's half ulp) */
+    static const double fastact_TERM_MIN = -790.0;
     /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
     static const double fastact_G0 = 0.5000000000000001;
     static const double fastact_G1 = 0.16666666666666669;
@@ -81,6 +85,8 @@ cdef extern from *:
     const double _EXP_MIN "fastact_EXP_MIN"
     const double _TWO_M128 "fastact_TWO_M128"
     const double _FOUR_M128 "fastact_FOUR_M128"
+    const double _TWO_P128 "fastact_TWO_P128"
+    const double _TERM_MIN "fastact_TERM_MIN"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
     const double _G2 "fastact_G2"
@@ -407,23 +413,29 @@ cdef inline unsigned long long exp_units_offset(double m) noexcept nogil:
 
 
 cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil:
-    # e^x * 2^-K, K = round(m / ln2), offset = exp_units_offset(m), for m - 746 <= x <= m
-    # and |m| <= 2000 (k - K stays in [-1078, 0] and k * _LN2_HI exact). Reduced from x
-    # itself: unlike exp(x - m), no rounded subtraction needs correcting, and the 2^(k-K)
-    # scale is an integer add. Results below 2^-1022 round once, as in vexp_neg.
+    # e^x * 2^(128 - K), K = round(m / ln2), offset = exp_units_offset(m), for
+    # m + _TERM_MIN <= x <= m and |m| <= 2000 (k - K stays in [-1141, 0], so the result is
+    # a normal number and exact but for p's rounding, and k * _LN2_HI is exact). Reduced
+    # from x itself: unlike exp(x - m), no rounded subtraction needs correcting, and the
+    # 2^(k-K) scale is an integer add. The 2^128 keeps terms far below the max out of
+    # the subnormal range, where rounding each of them cost a log_softmax whose other
+    # terms sum to a subnormal T up to 2e4 ulp; the softmax family only uses ratios of
+    # terms (a term over their sum, the sum over the max's term).
     cdef unsigned long long kb
     cdef double p = _exp_reduce_bits(x, &kb)
-    return (p * _pow2_bits(kb, offset)) * _TWO_M128
+    return p * _pow2_bits(kb, offset)
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:
-    # exp(x - m) for x <= m, with the rounding error of the subtraction carried along:
-    # x - m = d + e exactly, and exp(d + e) = exp(d) (1 + e) to first order.
+    # e^(x - m) * 2^128 for x <= m (0 below x - m = _TERM_MIN), as exp_units scales it,
+    # with the rounding error of the subtraction carried along: x - m = d + e exactly,
+    # and exp(d + e) = exp(d) (1 + e) to first order.
+    cdef unsigned long long kb
     cdef double d = x - m
     cdef double e = two_sum_err(x, -m, d)
-    cdef double v = vexp_neg(d)
-    e = e if d > _EXP_MIN else 0.0      # d = -inf: e is NaN, and v is 0 anyway
-    return v + v * e
+    cdef double p = _exp_reduce_bits(_TERM_MIN if d < _TERM_MIN else d, &kb)
+    cdef double v = p * _pow2_bits(kb, 1151)        # 2^(k + 128): kb is set above
+    return 0.0 if d < _TERM_MIN else v + v * e      # d = -inf: e is NaN, v is not 0
 
 
 # ---------------------------------------------------------------- log1p

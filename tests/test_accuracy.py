@@ -76,6 +76,11 @@ def _rows():
         # Subnormal results, with the max's e^(m - K ln2) above and below 1.
         "subnormal-band-0.3": 0.3 - np.r_[0.0, rng.uniform(700, 746, size=400)],
         "subnormal-band--0.3": -0.3 - np.r_[0.0, rng.uniform(700, 746, size=400)],
+        # The other terms sum to a subnormal T (log_softmax of the max is -T): rounding
+        # each term to the subnormal grid once cost up to 2e4 ulp there.
+        "subnormal-T": np.r_[0.0, np.full(100, -744.7)],
+        "subnormal-T-terms-below-746": np.r_[0.0, np.full(3000, -750.0)],
+        "subnormal-T-far-max": 2500.0 - np.r_[0.0, rng.uniform(735, 745, size=60)],
         "two": np.array([1000.0, 1.0]),
         "ties": np.array([2.0, 2.0, 2.0, -1.0]),
     }
@@ -89,3 +94,15 @@ def test_softmax_family_ulp(row):
     assert err <= 4, f"softmax {row}: {err:.2f} ulp at index {i}"
     err, i = max_ulp_error(fa.log_softmax(x), l_exact)
     assert err <= 4, f"log_softmax {row}: {err:.2f} ulp at index {i}"
+    # the column kernel (a non-last axis) on the same slice
+    err, i = max_ulp_error(fa.log_softmax(x[:, None], axis=0)[:, 0], l_exact)
+    assert err <= 4, f"log_softmax axis=0 {row}: {err:.2f} ulp at index {i}"
+
+
+def test_log_softmax_subnormal_T_long_row():
+    # A row over LONG_ROW entries (chunked), the other terms summing to a subnormal T.
+    x = np.r_[0.0, np.full(65536, -744.9)]
+    T = 65536 * mpmath.exp(mpmath.mpf(-744.9))
+    got = fa.log_softmax(x)
+    assert max_ulp_error(got[:1], [-mpmath.log1p(T)])[0] <= 4
+    assert max_ulp_error(got[1:2], [mpmath.mpf(-744.9) - mpmath.log1p(T)])[0] <= 4
