@@ -369,10 +369,15 @@ cdef extern from *:
         return fma(a, b, -p);
     #else
         const double split = 134217729.0;   /* 2^27 + 1 */
-        double ca = split * a, cb = split * b;
-        double ah = ca - (ca - a), al = a - ah;
-        double bh = cb - (cb - b), bl = b - bh;
-        return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+        /* Dekker's split overflows for |a| or |b| above 2^996 (softmax_backward of a
+           gradient of 2e300 gave NaN on this variant only): such a factor is scaled by
+           2^-28 first, exactly, and the error scaled back. */
+        double sa = fabs(a) > 0x1p995 ? 0x1p-28 : 1.0, sb = fabs(b) > 0x1p995 ? 0x1p-28 : 1.0;
+        double as = a * sa, bs = b * sb, ps = (p * sa) * sb;
+        double ca = split * as, cb = split * bs;
+        double ah = ca - (ca - as), al = as - ah;
+        double bh = cb - (cb - bs), bl = bs - bh;
+        return (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / (sa * sb);
     #endif
     }
     """
