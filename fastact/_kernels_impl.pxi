@@ -560,7 +560,8 @@ cdef void log_softmax(const double* x,  # IN
     if kind == ALL_NAN:
         _fill(out, n, NAN)
     elif kind == HAS_POS_INF:
-        _split_inf(x, out, n, -log1p(<double>(_count_inf(x, n) - 1)), -INFINITY)
+        # 0.0 - ...: a sole +inf entry gets log 1 = +0, not -0 (as the other paths give)
+        _split_inf(x, out, n, 0.0 - log1p(<double>(_count_inf(x, n) - 1)), -INFINITY)
     else:
         if long_row:
             others = _long_sum_others(x, NULL, n, m, ties, False, &total)

@@ -119,8 +119,9 @@ cdef extern from *:
     """
     /* The exp polynomial by Estrin's scheme (half Horner's dependency chain, a few more
        multiplies) on AVX2 without AVX-512, where 4 elements per instruction leave the
-       out-of-order window short of Horner's chain: sigmoid 10 %, sigmoid' 9 %, softmax
-       6 % faster (tools/ab_kernels.py on Zen 4). With AVX-512 (8 per instruction) it
+       out-of-order window short of Horner's chain: tanh 10 %, tanh' 8 %, softmax 6 %
+       faster, sigmoid and sigmoid' within 1 % (tools/ab_kernels.py on Zen 4, against
+       Horner, at d257d0e). With AVX-512 (8 per instruction) it
        measured -4 % to +5 % across functions, and on the baseline build (no fma) the
        extra multiplies cost more than they save, so both keep Horner.
        -DFASTACT_ESTRIN=0/1 overrides. */
@@ -180,7 +181,8 @@ cdef inline double _exp_poly(double r, double r_lo, bint accurate) noexcept nogi
 
 cdef inline double _exp_reduced(double x, double k, bint accurate) noexcept nogil:
     # e^(x - k ln2): k _LN2_HI is exact and so is x - k _LN2_HI (Sterbenz); r rounds once,
-    # and r_lo, its rounding error, is exact but for the product k _LN2_LO.
+    # and r_lo is its rounding error to within ~2^-85 (the product k _LN2_LO rounds, and
+    # t - r too where |t| is below ~6e-10).
     cdef double t = x - k * _LN2_HI
     cdef double r = t - k * _LN2_LO
     return _exp_poly(r, (t - r) - k * _LN2_LO if accurate else 0.0, accurate)
@@ -206,7 +208,9 @@ cdef inline double _exp_reduce_bits(double x, unsigned long long* kb,
 
 
 cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) noexcept nogil:
-    # 2^(k + c) from _exp_reduce_bits' kb, biased = c + 1023, for k + c in [-1022, 1023].
+    # 2^(k + c) from _exp_reduce_bits' kb, biased = c + 1023, for k + c in [-1022, 1023]
+    # (exp_units passes exp_units_offset(m) instead, which also takes K out: the integer
+    # add wraps modulo 2^64, and only the low bits reach the exponent field).
     cdef _Bits b
     b.u = (kb + biased) << 52
     return b.d
@@ -302,7 +306,7 @@ cdef inline double d_sigmoid(double x) noexcept nogil:
 
 cdef inline double d_tanh(double x) noexcept nogil:
     # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
-    # reduction as t (exponent + 2), so subnormal results (|x| > 353) round once.
+    # reduction as t (exponent + 2), so subnormal results (|x| > 354.9) round once.
     cdef unsigned long long kb
     cdef double p, s, t, r
     cdef double a = -2.0 * fabs(x)
@@ -372,12 +376,15 @@ cdef extern from *:
         /* Dekker's split overflows for |a| or |b| above 2^996 (softmax_backward of a
            gradient of 2e300 gave NaN on this variant only): such a factor is scaled by
            2^-28 first, exactly, and the error scaled back. */
-        double sa = fabs(a) > 0x1p995 ? 0x1p-28 : 1.0, sb = fabs(b) > 0x1p995 ? 0x1p-28 : 1.0;
+        const double big = 3.3484643974570854e+299;    /* 2^995 */
+        const double down = 3.725290298461914e-09, up = 268435456.0;   /* 2^-28, 2^28 */
+        double sa = fabs(a) > big ? down : 1.0, sb = fabs(b) > big ? down : 1.0;
+        double ua = fabs(a) > big ? up : 1.0, ub = fabs(b) > big ? up : 1.0;
         double as = a * sa, bs = b * sb, ps = (p * sa) * sb;
         double ca = split * as, cb = split * bs;
         double ah = ca - (ca - as), al = as - ah;
         double bh = cb - (cb - bs), bl = bs - bh;
-        return (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / (sa * sb);
+        return ((((ah * bh - ps) + ah * bl + al * bh) + al * bl) * ua) * ub;
     #endif
     }
     """

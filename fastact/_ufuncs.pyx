@@ -113,8 +113,9 @@ cdef inline void _drop_flags(int before) noexcept nogil:
     # result, and NumPy would turn them into RuntimeWarnings. The kernels produce inf and
     # NaN only where the math does, so drop the flags this loop raised (keeping any that
     # were already set before it). Underflow too: e^-2|x| underflows inside tanh(1e3) = 1
-    # and sigmoid(1e3) = 1; like scipy.special.expit and np.tanh, a subnormal result
-    # (sigmoid(-740)) is returned without a flag.
+    # and sigmoid(1e3) = 1 (scipy.special.expit and np.tanh raise no flag there either);
+    # so a genuine underflow (a subnormal sigmoid(-740)) is returned silently as well,
+    # in line with "no RuntimeWarning for any input".
     feclearexcept(_SPURIOUS & ~before)
 
 

@@ -97,6 +97,11 @@ def test_special_slices():
     assert np.all(np.isnan(fa.log_softmax([np.nan, np.inf])))
     assert_array_equal(fa.softmax([-np.inf, 0.0]), [0.0, 1.0])
     assert_array_equal(fa.log_softmax([-np.inf, 0.0]), [-np.inf, 0.0])
+    # a sole +inf entry: log 1 = +0, not -0, on the slice path (41 entries) as on the
+    # short-row and column paths
+    for x in (np.r_[np.inf, np.full(40, -np.inf)], np.array([np.inf, -np.inf])):
+        for got in (fa.log_softmax(x), fa.log_softmax(x[:, None], axis=0)[:, 0]):
+            assert got[0] == 0 and not np.signbit(got[0])
     assert_array_equal(fa.softmax([-1e308, 1e308]), [0.0, 1.0])
     assert_array_equal(fa.log_softmax([-1e308, 1e308]), [-np.inf, 0.0])
     assert_array_equal(fa.softmax([5e-324, 0.0]), [0.5, 0.5])
