@@ -184,9 +184,9 @@ cdef inline void _fold_max_count(double* top, double* count, int L) noexcept nog
 
 cdef inline SliceKind _slice_max_lanes(const double* x, Py_ssize_t n, double* m,
                                        double* ties, int L) noexcept nogil:
-    # Lane-wise max and count of maximal entries (*ties); lane sums of v - v are NaN
-    # exactly when a NaN or an infinity was seen, which sends the slice to the (rare)
-    # exact check below.
+    # Lane-wise max and count of maximal entries (*ties); the lane sums of the entries
+    # are not finite when a NaN or an infinity was seen (or, rarely, when they overflow),
+    # which sends the slice to the exact check below.
     cdef double lane[LANES]
     cdef double count[LANES]
     cdef double odd[LANES]
@@ -200,17 +200,17 @@ cdef inline SliceKind _slice_max_lanes(const double* x, Py_ssize_t n, double* m,
         for j in range(L):
             v = x[b * L + j]
             _max_count(&lane[j], &count[j], v)
-            odd[j] += v - v
+            odd[j] += v
     for j in range(n % L):      # tail entries each to their own lane, as in _add_terms
         v = x[n - n % L + j]
         _max_count(&lane[j], &count[j], v)
-        odd[j] += v - v
+        odd[j] += v
     _fold_max_count(lane, count, L)
     _fold_sum(odd, L)
     mx = lane[0]
     m[0] = mx
     ties[0] = count[0]
-    if odd[0] == 0.0:
+    if odd[0] - odd[0] == 0.0:     # finite
         return FINITE_MAX if mx != -INFINITY else ALL_NAN
     for i in range(n):
         if x[i] != x[i]:
