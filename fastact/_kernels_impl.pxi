@@ -18,8 +18,8 @@ from fastact._math cimport (
     f_sigmoid, f_tanh, f_relu, f_leaky_relu,
     d_sigmoid, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
-    two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset, vexp,
-    vlog1p, _TERM_MIN, _TWO_P128,
+    two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
+    exp_units_term, vexp, vlog1p, _TERM_MIN, _TWO_P128,
 )
 
 
@@ -265,8 +265,7 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
     cdef double xi = x[i]
     cdef double v
     if near:
-        v = exp_units(lo if xi < lo else xi, offset)
-        v = 0.0 if xi < lo else v
+        v = exp_units_term(xi, lo, offset)
     else:
         v = exp_shifted(xi, m)
     if store:
@@ -601,8 +600,7 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
         for j in range(w):
             v = row[j]
             v = (0.0 if v == INFINITY else -INFINITY) if pinf[j] != 0.0 else v
-            e = exp_units(lo[j] if v < lo[j] else v, offset[j])
-            e = 0.0 if v < lo[j] else e
+            e = exp_units_term(v, lo[j], offset[j])
             if not log:
                 orow[j] = row[j] if far[j] != 0.0 else e
             _lane_add(&s[j], &c[j], 0.0 if v == mx[j] else e)

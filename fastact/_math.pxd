@@ -216,6 +216,17 @@ cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) 
     return b.d
 
 
+cdef inline double _exp_scaled(double x, unsigned long long biased,
+                               bint accurate=False) noexcept nogil:
+    # e^x 2^c = p 2^(k + c), biased as for _pow2_bits (c = 128: 1151; or an
+    # exp_units_offset). The one place that reads kb, so that no caller can pass kb in
+    # the C expression that sets it. With c = 128 the result is exact but for p's
+    # rounding while 2^(k + 128) is a normal number (x >= -797).
+    cdef unsigned long long kb
+    cdef double p = _exp_reduce_bits(x, &kb, accurate)
+    return p * _pow2_bits(kb, biased)
+
+
 cdef inline double _scale(double p, double k) noexcept nogil:
     # p * 2^k in two steps (each factor a normal power of two), so a subnormal result is
     # rounded once, at the last multiplication.
@@ -228,9 +239,7 @@ cdef inline double _vexp_neg(double x, bint accurate) noexcept nogil:
     # 2^(k + 128) is a normal number for every k the clamp allows, and the final product
     # with 2^-128 rounds a subnormal result once. (A NaN x leaves garbage in kb, but p is
     # NaN and so is the product.)
-    cdef unsigned long long kb
-    cdef double p = _exp_reduce_bits(_EXP_MIN if x < _EXP_MIN else x, &kb, accurate)
-    return (p * _pow2_bits(kb, 1151)) * _TWO_M128    # kb is set by the line above
+    return _exp_scaled(_EXP_MIN if x < _EXP_MIN else x, 1151, accurate) * _TWO_M128
 
 
 cdef inline double vexp_neg(double x) noexcept nogil:
@@ -307,14 +316,13 @@ cdef inline double d_sigmoid(double x) noexcept nogil:
 cdef inline double d_tanh(double x) noexcept nogil:
     # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
     # reduction as t (exponent + 2), so subnormal results (|x| > 354.9) round once.
-    cdef unsigned long long kb
-    cdef double p, s, t, r
+    cdef double s, t, r
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
-    p = _exp_reduce_bits(a, &kb)
-    # s = p 2^(k + 128) is exact (a normal number for k >= -1096, where 2^(k + 64) was
-    # not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each round once from it.
-    s = p * _pow2_bits(kb, 1151)
+    # s = e^a 2^128 is exact but for p's rounding (2^(k + 128) is normal for k >= -1096,
+    # where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each
+    # round once from it.
+    s = _exp_scaled(a, 1151)
     t = s * _TWO_M128
     r = (s * _FOUR_M128) / ((t + 2.0) * t + 1.0)     # (1 + t)^2 rounded once, see d_sigmoid
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
@@ -433,21 +441,25 @@ cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil
     # the subnormal range, where rounding each of them cost a log_softmax whose other
     # terms sum to a subnormal T up to 2e4 ulp; the softmax family only uses ratios of
     # terms (a term over their sum, the sum over the max's term).
-    cdef unsigned long long kb
-    cdef double p = _exp_reduce_bits(x, &kb)
-    return p * _pow2_bits(kb, offset)
+    return _exp_scaled(x, offset)
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:
     # e^(x - m) * 2^128 for x <= m (0 below x - m = _TERM_MIN), as exp_units scales it,
     # with the rounding error of the subtraction carried along: x - m = d + e exactly,
     # and exp(d + e) = exp(d) (1 + e) to first order.
-    cdef unsigned long long kb
     cdef double d = x - m
     cdef double e = two_sum_err(x, -m, d)
-    cdef double p = _exp_reduce_bits(_TERM_MIN if d < _TERM_MIN else d, &kb)
-    cdef double v = p * _pow2_bits(kb, 1151)        # 2^(k + 128): kb is set above
+    cdef double v = _exp_scaled(_TERM_MIN if d < _TERM_MIN else d, 1151)
     return 0.0 if d < _TERM_MIN else v + v * e      # d = -inf: e is NaN, v is not 0
+
+
+cdef inline double exp_units_term(double x, double lo,
+                                  unsigned long long offset) noexcept nogil:
+    # exp_units(x) for a term of the softmax family, lo = m + _TERM_MIN: 0 below lo
+    # (-inf included), where exp_units' range ends.
+    cdef double v = exp_units(lo if x < lo else x, offset)
+    return 0.0 if x < lo else v
 
 
 # ---------------------------------------------------------------- log1p
