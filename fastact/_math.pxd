@@ -1,6 +1,6 @@
 # Scalar math of every elementwise activation: one `cdef inline ... noexcept nogil`
-# function per formula, shared by the array kernels (kernels.pyx) and the strided ufunc
-# loops (_ufuncs.pyx). Swapping the math happens here only.
+# function per formula, for the array kernels (_kernels_impl.pxi, compiled once per
+# instruction set). Swapping the math happens here only.
 #
 # Everything is branchless and calls no libm function, so that GCC vectorizes the loops
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
@@ -8,7 +8,9 @@
 # selects replace branches.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
-# b_<name>(g, y) the backward product from the saved forward output y.
+# b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
+# come in two stages, f_<name>_exp(x) (the exp) and f_<name>(x, t) (the rest), which the
+# kernels run as two loops (_exp_blocks in _kernels_impl.pxi says why).
 
 from libc.math cimport INFINITY, fabs, copysign
 
@@ -136,6 +138,25 @@ cdef extern from *:
     const bint _ESTRIN "FASTACT_ESTRIN"
 
 
+cdef extern from *:
+    """
+    /* Whether every exp-based elementwise kernel runs its two stages as two loops
+       (_exp_blocks in _kernels_impl.pxi), or only sigmoid and tanh. With AVX-512 (twice
+       the elements per instruction, so the out-of-order window already covers more of
+       them) splitting the derivatives, whose second stage is short, measured 0.92-1.05
+       (tools/ab_kernels.py), and they keep one loop there. -DFASTACT_SPLIT_ALL=0/1
+       overrides. */
+    #ifndef FASTACT_SPLIT_ALL
+    #if defined(__AVX512F__)
+    #define FASTACT_SPLIT_ALL 0
+    #else
+    #define FASTACT_SPLIT_ALL 1
+    #endif
+    #endif
+    """
+    const bint _SPLIT_ALL "FASTACT_SPLIT_ALL"
+
+
 # ---------------------------------------------------------------- exp
 
 
@@ -259,7 +280,12 @@ cdef inline double vexp(double x) noexcept nogil:
 # ---------------------------------------------------------------- activations
 
 
-cdef inline double f_sigmoid(double x) noexcept nogil:
+cdef inline double f_sigmoid_exp(double x) noexcept nogil:
+    # t = e^-|x|, from the accurate exp (see f_sigmoid).
+    return _vexp_neg(-fabs(x), True)
+
+
+cdef inline double f_sigmoid(double x, double t) noexcept nogil:
     # t = e^-|x| never overflows; for x < 0, sigma(x) = t / (1 + t) keeps subnormal
     # results (x in [-745, -709]) exact to the rounding of exp itself. Two error terms
     # are taken out, which reached 2.4 ulp together: 1 + t = d + d_lo exactly, and
@@ -268,7 +294,6 @@ cdef inline double f_sigmoid(double x) noexcept nogil:
     # while the division runs, leaving one fma after it); and t comes from the accurate
     # exp (0.73 ulp, not 1.05), since where t sits just above a power of two and sigma
     # just below it, t's error counts twice in ulps of the result. Max 1.9 ulp.
-    cdef double t = _vexp_neg(-fabs(x), True)
     cdef double num = t if x < 0.0 else 1.0
     cdef double d = 1.0 + t
     cdef double corr = ((1.0 - d) + t) * (0.9411764705882353 - 0.47058823529411764 * t)
@@ -276,7 +301,12 @@ cdef inline double f_sigmoid(double x) noexcept nogil:
     return q - q * corr
 
 
-cdef inline double f_tanh(double x) noexcept nogil:
+cdef inline double f_tanh_exp(double x) noexcept nogil:
+    # t = e^-2|x|.
+    return vexp_neg(-2.0 * fabs(x))
+
+
+cdef inline double f_tanh(double x, double t) noexcept nogil:
     # |x| <= 0.625: x + x f with f = z P(z) / Q(z), z = x^2 (|f| <= 0.113, so f's
     # rounding errors reach the result scaled by 0.113; full relative accuracy near 0).
     # Beyond: (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
@@ -284,7 +314,6 @@ cdef inline double f_tanh(double x) noexcept nogil:
     # (c = b = |x| near 0; c = 1, b = 0 beyond) leaves no branch after it that GCC could
     # thread back, which would split the division in two.
     cdef double a = fabs(x)
-    cdef double t = vexp_neg(-2.0 * a)
     cdef double z = a * a
     cdef bint small = a <= _TANH_SMALL
     cdef double num = z * ((_TP2 * z + _TP1) * z + _TP0) if small else 1.0 - t
@@ -303,27 +332,35 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
     return alpha * x if islessequal(x, 0.0) else x
 
 
-cdef inline double d_sigmoid(double x) noexcept nogil:
+cdef inline double d_sigmoid_exp(double x) noexcept nogil:
+    # t = e^-|x|.
+    return vexp_neg(-fabs(x))
+
+
+cdef inline double d_sigmoid(double x, double t) noexcept nogil:
     # sigma'(x) = t / (1 + t)^2 with t = e^-|x|: no 1 - sigma cancellation, so the
     # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy. (1 + t)^2 as (t + 2) t + 1,
     # an fma: rounding 1 + t and squaring it cost up to 2.5 u relative (4.1 ulp in all),
     # this at most 1 u, with no more operations on the way to the division.
-    cdef double t = vexp_neg(-fabs(x))
     cdef double r = t / ((t + 2.0) * t + 1.0)
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
-cdef inline double d_tanh(double x) noexcept nogil:
-    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
-    # reduction as t (exponent + 2), so subnormal results (|x| > 354.9) round once.
-    cdef double s, t, r
+cdef inline double d_tanh_exp(double x) noexcept nogil:
+    # s = e^-2|x| 2^128, see d_tanh.
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
     # s = e^a 2^128 is exact but for p's rounding (2^(k + 128) is normal for k >= -1096,
     # where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each
     # round once from it.
-    s = _exp_scaled(a, 1151)
-    t = s * _TWO_M128
+    return _exp_scaled(a, 1151)
+
+
+cdef inline double d_tanh(double x, double s) noexcept nogil:
+    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
+    # reduction as t (exponent + 2), so subnormal results (|x| > 354.9) round once.
+    cdef double t = s * _TWO_M128
+    cdef double r
     r = (s * _FOUR_M128) / ((t + 2.0) * t + 1.0)     # (1 + t)^2 rounded once, see d_sigmoid
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
