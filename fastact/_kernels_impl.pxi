@@ -34,8 +34,8 @@ from fastact._math cimport (
 # shorter chains keep more of them going, for one more store and two more L1 loads per
 # element. tools/ab_kernels.py against one loop: baseline 1.19-1.29, AVX2 1.04-1.17,
 # AVX-512 sigmoid 1.13 and tanh 1.05, bit-identical. The derivatives keep one loop on
-# AVX-512 (_SPLIT_ALL). The softmax family's exp-and-sum loop, split the same way,
-# measured 0.86-1.11 depending on shape and instruction set, and stays whole.
+# AVX-512 (_SPLIT_ALL). softmax's terms and their sums are split the same way
+# (_add_terms).
 
 cdef enum ExpFunction:
     SIGMOID
@@ -329,14 +329,33 @@ cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m,
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
+    # Entry e goes to lane e mod L. Softmax over a long slice (store, L = LANES) takes
+    # each block of BLOCK entries in two loops, the terms into out and then their sums
+    # from out (as _exp_blocks does, for the same reason): tools/ab_kernels.py 1.09-1.17
+    # on AVX2, 1.04-1.10 on AVX-512, rows of 1000 and 1e6. log_softmax, which stores no
+    # terms and would need a buffer for them, measured 0.83-1.04 that way; short slices
+    # would be mostly loop overhead; both keep one loop.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
-    cdef Py_ssize_t b, j
-    cdef Py_ssize_t tail = n - n % L
-    for b in range(n // L):
-        for j in range(L):
-            _add_term(x, out, b * L + j, m, lo, offset, near, store, &s[j], &c[j])
-    for j in range(n % L):      # the last n % L terms each to their own lane: no chain
-        _add_term(x, out, tail + j, m, lo, offset, near, store, &s[j], &c[j])
+    cdef Py_ssize_t i = 0, b, j, k, e
+    if not (store and L == LANES):
+        for b in range(n // L):
+            for j in range(L):
+                _add_term(x, out, b * L + j, m, lo, offset, near, store, &s[j], &c[j])
+        for j in range(n % L):      # the last n % L terms each to their own lane: no chain
+            _add_term(x, out, n - n % L + j, m, lo, offset, near, store, &s[j], &c[j])
+        return
+    while i < n:
+        k = n - i if n - i < BLOCK else BLOCK
+        for j in range(i, i + k):
+            out[j] = exp_units_term(x[j], lo, offset) if near else exp_shifted(x[j], m)
+        for b in range(k // L):
+            for j in range(L):
+                e = i + b * L + j
+                _lane_add(&s[j], &c[j], 0.0 if x[e] == m else out[e])
+        for j in range(k % L):
+            e = i + k - k % L + j
+            _lane_add(&s[j], &c[j], 0.0 if x[e] == m else out[e])
+        i += k
 
 
 cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m,
