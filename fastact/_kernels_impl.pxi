@@ -310,51 +310,48 @@ cdef inline double _combine(double* s, double* c, double* low, int L) noexcept n
     return _dd_hi(s[0], c[0], low)
 
 
-cdef inline void _add_term(const double* x, double* out, Py_ssize_t i, double m, double lo,
-                           unsigned long long offset, bint near, bint store, double* s,
-                           double* c) noexcept nogil:
-    # One term of _sum_others into one lane. `near` and `store` are constants at each
-    # call site, so every combination compiles to its own branch-free loop.
+cdef inline double _term(const double* x, double* out, Py_ssize_t i, double m, double lo,
+                         unsigned long long offset, bint near, bint store) noexcept nogil:
+    # One term of _sum_others (stored to out[i] when `store`), returned as the lanes take
+    # it: 0 for a maximal entry, which is counted apart. x[i] is read before out[i] is
+    # written (out may be x). `near` and `store` are constants at each call site, so
+    # every combination compiles to its own branch-free loop.
     cdef double xi = x[i]
-    cdef double v
-    if near:
-        v = exp_units_term(xi, lo, offset)
-    else:
-        v = exp_shifted(xi, m)
+    cdef double t = exp_units_term(xi, lo, offset) if near else exp_shifted(xi, m)
     if store:
-        out[i] = v
-    _lane_add(s, c, 0.0 if xi == m else v)       # maximal entries are counted apart
+        out[i] = t
+    return 0.0 if xi == m else t
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
     # Entry e goes to lane e mod L. Softmax over a long slice (store, L = LANES) takes
-    # each block of BLOCK entries in two loops, the terms into out and then their sums
-    # from out (as _exp_blocks does, for the same reason): tools/ab_kernels.py 1.09-1.17
-    # on AVX2, 1.04-1.10 on AVX-512, rows of 1000 and 1e6. log_softmax, which stores no
-    # terms and would need a buffer for them, measured 0.83-1.04 that way; short slices
-    # would be mostly loop overhead; both keep one loop.
+    # each block of BLOCK entries in two loops (as _exp_blocks does, for the same
+    # reason): the terms into out and, as the lanes take them, into a stack buffer (out
+    # may be x, so the sums cannot go back to x to leave out the maximal entries); then
+    # their sums. tools/ab_kernels.py: 1.08-1.13 on AVX2, 1.05-1.09 on AVX-512, rows of
+    # 1000 and 1e6. log_softmax, which stores no terms, measured 0.83-1.04 that way, and
+    # short slices would be mostly loop overhead: both keep one loop.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
-    cdef Py_ssize_t i = 0, b, j, k, e
+    cdef double v[BLOCK]
+    cdef Py_ssize_t i = 0, b, j, k
     if not (store and L == LANES):
         for b in range(n // L):
             for j in range(L):
-                _add_term(x, out, b * L + j, m, lo, offset, near, store, &s[j], &c[j])
+                _lane_add(&s[j], &c[j], _term(x, out, b * L + j, m, lo, offset, near, store))
         for j in range(n % L):      # the last n % L terms each to their own lane: no chain
-            _add_term(x, out, n - n % L + j, m, lo, offset, near, store, &s[j], &c[j])
+            _lane_add(&s[j], &c[j], _term(x, out, n - n % L + j, m, lo, offset, near, store))
         return
     while i < n:
         k = n - i if n - i < BLOCK else BLOCK
-        for j in range(i, i + k):
-            out[j] = exp_units_term(x[j], lo, offset) if near else exp_shifted(x[j], m)
+        for j in range(k):
+            v[j] = _term(x, out, i + j, m, lo, offset, near, True)
         for b in range(k // L):
             for j in range(L):
-                e = i + b * L + j
-                _lane_add(&s[j], &c[j], 0.0 if x[e] == m else out[e])
+                _lane_add(&s[j], &c[j], v[b * L + j])
         for j in range(k % L):
-            e = i + k - k % L + j
-            _lane_add(&s[j], &c[j], 0.0 if x[e] == m else out[e])
+            _lane_add(&s[j], &c[j], v[k - k % L + j])
         i += k
 
 
@@ -659,8 +656,8 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
                              const double* lo, const unsigned long long* offset,
                              const double* far, bint log, double* s,
                              double* c) noexcept nogil:
-    # The exp pass of _cols_block, column by column as _add_term does along a slice, with
-    # exp_units for every column; columns marked `far` are redone by _col_far, and their
+    # The exp pass of _cols_block, column by column as _term and _lane_add do along a
+    # slice, with exp_units for every column; columns marked `far` are redone by _col_far, and their
     # out entries are left holding x meanwhile (x itself, when computing in place).
     cdef Py_ssize_t i, j
     cdef const double* row
@@ -686,7 +683,7 @@ cdef inline void _col_far(const double* x, double* out, Py_ssize_t n, Py_ssize_t
     s[0] = 0.0
     c[0] = 0.0
     for i in range(n):
-        _add_term(x, out, i * stride, m, 0.0, 0, False, not log, s, c)
+        _lane_add(s, c, _term(x, out, i * stride, m, 0.0, 0, False, not log))
 
 
 cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,

@@ -154,8 +154,11 @@ def test_layouts_give_same_values():
 
 @pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
 @pytest.mark.parametrize("axis", [-1, 0, (0, 1), None])
-def test_out_and_in_place(func, axis):
-    x = RNG.normal(size=(5, 6))
+@pytest.mark.parametrize("shape", [(5, 6), (3, 700), (2, 40_000)])
+def test_out_and_in_place(func, axis, shape):
+    # Short slices, long ones (two loops per block for softmax) and rows past LONG_ROW
+    # (chunked): in place, each term is written over the entry it came from.
+    x = RNG.normal(size=shape)
     want = func(x, axis=axis)
     out = np.empty_like(x)
     assert func(x, axis=axis, out=out) is out
