@@ -40,10 +40,17 @@ cdef extern from *:
     static const double fastact_LN2_LO = 2.8235290563031577e-13;
     /* exp underflows to 0 below -745.14 */
     static const double fastact_EXP_MIN = -746.0;
-    /* 2^-128, the second step of the subnormal-safe scales */
+    /* Powers of two for the activations, which take e^x 2^128 (_exp_neg_scaled) and
+       sums scaled to match */
     static const double fastact_TWO_M128 = 2.938735877055719e-39;
-    static const double fastact_FOUR_M128 = 1.1754943508222875e-38;   /* 4 * 2^-128 */
+    static const double fastact_TWO_M130 = 7.346839692639297e-40;     /* 2^-130 */
+    static const double fastact_TWO_P126 = 8.507059173023462e+37;     /* 2^126 */
     static const double fastact_TWO_P128 = 3.402823669209385e+38;     /* 2^128 */
+    /* f_sigmoid's 1 / (1 + t) ~ (16 - 8t) / 17, for s = t 2^128: 16/17 2^-128 and
+       8/17 2^-256 (the double constants times exact powers of two) */
+    static const double fastact_SIG_C0 = 0.9411764705882353 * 2.938735877055719e-39;
+    static const double fastact_SIG_C1 = 0.47058823529411764 * 2.938735877055719e-39
+                                         * 2.938735877055719e-39;
     /* the softmax family's terms: e^(x - m) is taken as 0 below this (n terms of
        e^-790 < 2^-1139 cannot add up to a subnormal's half ulp) */
     static const double fastact_TERM_MIN = -790.0;
@@ -86,8 +93,11 @@ cdef extern from *:
     const double _LN2_LO "fastact_LN2_LO"
     const double _EXP_MIN "fastact_EXP_MIN"
     const double _TWO_M128 "fastact_TWO_M128"
-    const double _FOUR_M128 "fastact_FOUR_M128"
+    const double _TWO_M130 "fastact_TWO_M130"
+    const double _TWO_P126 "fastact_TWO_P126"
     const double _TWO_P128 "fastact_TWO_P128"
+    const double _SIG_C0 "fastact_SIG_C0"
+    const double _SIG_C1 "fastact_SIG_C1"
     const double _TERM_MIN "fastact_TERM_MIN"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
@@ -255,16 +265,12 @@ cdef inline double _scale(double p, double k) noexcept nogil:
     return (p * _pow2(k1)) * _pow2(k - k1)
 
 
-cdef inline double _vexp_neg(double x, bint accurate) noexcept nogil:
-    # e^x for x <= 0 (or NaN): vexp without the overflow side, one scale step cheaper:
-    # 2^(k + 128) is a normal number for every k the clamp allows, and the final product
-    # with 2^-128 rounds a subnormal result once. (A NaN x leaves garbage in kb, but p is
-    # NaN and so is the product.)
-    return _exp_scaled(_EXP_MIN if x < _EXP_MIN else x, 1151, accurate) * _TWO_M128
-
-
-cdef inline double vexp_neg(double x) noexcept nogil:
-    return _vexp_neg(x, False)
+cdef inline double _exp_neg_scaled(double x, bint accurate=False) noexcept nogil:
+    # e^x 2^128 for x <= 0 (or NaN), clamped at _EXP_MIN: a normal number for every x
+    # (2^(k + 128) is normal for every k the clamp allows), which the activations divide
+    # by sums scaled the same way, so that a subnormal result rounds once, at the
+    # division. (A NaN x leaves garbage in kb, but p is NaN and so is the product.)
+    return _exp_scaled(_EXP_MIN if x < _EXP_MIN else x, 1151, accurate)
 
 
 cdef inline double vexp(double x) noexcept nogil:
@@ -281,43 +287,48 @@ cdef inline double vexp(double x) noexcept nogil:
 
 
 cdef inline double f_sigmoid_exp(double x) noexcept nogil:
-    # t = e^-|x|, from the accurate exp (see f_sigmoid).
-    return _vexp_neg(-fabs(x), True)
+    # s = e^-|x| 2^128, from the accurate exp (see f_sigmoid); normal for every x.
+    return _exp_neg_scaled(-fabs(x), True)
 
 
-cdef inline double f_sigmoid(double x, double t) noexcept nogil:
-    # t = e^-|x| never overflows; for x < 0, sigma(x) = t / (1 + t) keeps subnormal
-    # results (x in [-745, -709]) exact to the rounding of exp itself. Two error terms
-    # are taken out, which reached 2.4 ulp together: 1 + t = d + d_lo exactly, and
+cdef inline double f_sigmoid(double x, double s) noexcept nogil:
+    # With t = e^-|x| = s 2^-128 (never overflows): sigma(x) = t / (1 + t) for x < 0,
+    # 1 / (1 + t) beyond, computed as s / (2^128 + s) and 2^128 / (2^128 + s). Both
+    # sides carry the same exact power of two, so this is the same value t / (1 + t)
+    # would give, one multiplication (s 2^-128) fewer, and a subnormal result
+    # (x in [-745, -709]) is rounded once, by the division. Two error terms are taken
+    # out, which reached 2.4 ulp together: 1 + t = d + d_lo exactly, and
     # num / (d + d_lo) = q (1 - d_lo / d) to far below an ulp (d_lo / d needs only a few
     # correct bits: (16 - 8t) / 17 is 1 / (1 + t) within 6 %, and the product is formed
     # while the division runs, leaving one fma after it); and t comes from the accurate
     # exp (0.73 ulp, not 1.05), since where t sits just above a power of two and sigma
     # just below it, t's error counts twice in ulps of the result. Max 1.9 ulp.
-    cdef double num = t if x < 0.0 else 1.0
-    cdef double d = 1.0 + t
-    cdef double corr = ((1.0 - d) + t) * (0.9411764705882353 - 0.47058823529411764 * t)
+    cdef double num = s if x < 0.0 else _TWO_P128
+    cdef double d = _TWO_P128 + s
+    cdef double corr = ((_TWO_P128 - d) + s) * (_SIG_C0 - _SIG_C1 * s)
     cdef double q = num / d
     return q - q * corr
 
 
 cdef inline double f_tanh_exp(double x) noexcept nogil:
-    # t = e^-2|x|.
-    return vexp_neg(-2.0 * fabs(x))
+    # s = e^-2|x| 2^128.
+    return _exp_neg_scaled(-2.0 * fabs(x))
 
 
-cdef inline double f_tanh(double x, double t) noexcept nogil:
+cdef inline double f_tanh(double x, double s) noexcept nogil:
     # |x| <= 0.625: x + x f with f = z P(z) / Q(z), z = x^2 (|f| <= 0.113, so f's
     # rounding errors reach the result scaled by 0.113; full relative accuracy near 0).
-    # Beyond: (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel.
+    # Beyond: (1 - t) / (1 + t) with t = e^-2|x| <= 0.29, so 1 - t does not cancel,
+    # computed as (2^128 - s) / (2^128 + s) from s = t 2^128 (the same value, one
+    # multiplication fewer; t is far above the subnormals wherever 1 +- t != 1).
     # Both ranges share one division: every select comes before it, and r = f c + b
     # (c = b = |x| near 0; c = 1, b = 0 beyond) leaves no branch after it that GCC could
     # thread back, which would split the division in two.
     cdef double a = fabs(x)
     cdef double z = a * a
     cdef bint small = a <= _TANH_SMALL
-    cdef double num = z * ((_TP2 * z + _TP1) * z + _TP0) if small else 1.0 - t
-    cdef double den = ((_TQ3 * z + _TQ2) * z + _TQ1) * z + 1.0 if small else 1.0 + t
+    cdef double num = z * ((_TP2 * z + _TP1) * z + _TP0) if small else _TWO_P128 - s
+    cdef double den = ((_TQ3 * z + _TQ2) * z + _TQ1) * z + 1.0 if small else _TWO_P128 + s
     cdef double c = a if small else 1.0
     cdef double b = a if small else 0.0
     return copysign((num / den) * c + b, x)
@@ -333,35 +344,34 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
 
 
 cdef inline double d_sigmoid_exp(double x) noexcept nogil:
-    # t = e^-|x|.
-    return vexp_neg(-fabs(x))
+    # s = e^-|x| 2^128.
+    return _exp_neg_scaled(-fabs(x))
 
 
-cdef inline double d_sigmoid(double x, double t) noexcept nogil:
+cdef inline double d_sigmoid(double x, double s) noexcept nogil:
     # sigma'(x) = t / (1 + t)^2 with t = e^-|x|: no 1 - sigma cancellation, so the
     # tail (sigma'(40) = 4.2e-18) keeps full relative accuracy. (1 + t)^2 as (t + 2) t + 1,
     # an fma: rounding 1 + t and squaring it cost up to 2.5 u relative (4.1 ulp in all),
-    # this at most 1 u, with no more operations on the way to the division.
-    cdef double r = t / ((t + 2.0) * t + 1.0)
+    # this at most 1 u, with no more operations on the way to the division. From
+    # s = t 2^128: s / ((s 2^-128 + 2) s + 2^128), the same roundings scaled by exact
+    # powers of two, so a subnormal result (|x| > 708.4) is rounded once, by the division.
+    cdef double r = s / ((s * _TWO_M128 + 2.0) * s + _TWO_P128)
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
 cdef inline double d_tanh_exp(double x) noexcept nogil:
-    # s = e^-2|x| 2^128, see d_tanh.
+    # s = e^-2|x| 2^128: exact but for p's rounding (2^(k + 128) is normal for
+    # k >= -1096, where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]).
     cdef double a = -2.0 * fabs(x)
     a = -760.0 if a < -760.0 else a         # also below 4t's underflow
-    # s = e^a 2^128 is exact but for p's rounding (2^(k + 128) is normal for k >= -1096,
-    # where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]); t and 4t each
-    # round once from it.
     return _exp_scaled(a, 1151)
 
 
 cdef inline double d_tanh(double x, double s) noexcept nogil:
-    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x|; 4t is scaled from the same
-    # reduction as t (exponent + 2), so subnormal results (|x| > 354.9) round once.
-    cdef double t = s * _TWO_M128
-    cdef double r
-    r = (s * _FOUR_M128) / ((t + 2.0) * t + 1.0)     # (1 + t)^2 rounded once, see d_sigmoid
+    # tanh'(x) = sech^2(x) = 4t / (1 + t)^2 with t = e^-2|x| = s 2^-128, as d_sigmoid
+    # computes t / (1 + t)^2 with every factor scaled by a power of two: 4t / D =
+    # s / ((s 2^-130 + 1/2) s + 2^126). Subnormal results (|x| > 354.9) round once.
+    cdef double r = s / ((s * _TWO_M130 + 0.5) * s + _TWO_P126)
     return 1.0 if isgreater(r, 1.0) else r      # rounding may cross the maximum 1
 
 
