@@ -16,86 +16,119 @@ from libc.math cimport INFINITY, NAN, fabs, log1p
 from fastact._table cimport KernelTable, LONG_ROW
 
 from fastact._math cimport (
-    f_sigmoid_exp, f_sigmoid, f_tanh_exp, f_tanh, f_relu, f_leaky_relu,
-    d_sigmoid_exp, d_sigmoid, d_tanh_exp, d_tanh, d_relu, d_leaky_relu,
+    f_sigmoid_arg, f_sigmoid, f_tanh_arg, f_tanh, f_relu, f_leaky_relu,
+    d_sigmoid_arg, d_sigmoid, d_tanh_arg, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
-    exp_units_term, vexp, vlog1p, _SPLIT_ALL, _TERM_MIN, _TWO_P128,
+    exp_units_term, vexp, vlog1p, _TERM_MIN, _TWO_P128, _WIDE_VECTORS,
+    _exp_scaled, _exp_reduce_bits, _exp_finish,
 )
 
 
 # ---------------------------------------------------------------- elementwise
 #
-# The exp-based functions run in blocks of BLOCK elements, in two loops each: the exp
-# stage (t = e^-|x| or the like, _math.pxd) into a buffer on the stack, then the rest
-# from x and t. In one loop each element is a dependency chain of some 70 cycles (the
-# exp, then a division), and the scheduler fills with operations waiting on it long
-# before enough elements are in flight to keep the floating-point units busy; two
-# shorter chains keep more of them going, for one more store and two more L1 loads per
-# element. tools/ab_kernels.py against one loop: baseline 1.19-1.29, AVX2 1.04-1.17,
-# AVX-512 sigmoid 1.13 and tanh 1.05, bit-identical. The derivatives keep one loop on
-# AVX-512 (_SPLIT_ALL). softmax's terms and their sums are split the same way
+# The exp-based functions run in blocks of BLOCK elements, each in up to three loops with
+# the intermediate values in buffers on the stack: the exp's reduction, then its
+# polynomial and scale (s = e^a 2^128, a from the function's _arg helper, _math.pxd),
+# then the rest from x and s. In one loop each element is a dependency chain of some 70
+# cycles (the exp, then a division), and the scheduler fills with operations waiting on
+# it long before enough elements are in flight to keep the floating-point units busy;
+# shorter chains keep more of them going, for a few more L1 loads and stores per element.
+# tools/ab_kernels.py, same bits: two loops against one 1.19-1.29 on the baseline build,
+# 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.15-1.24
+# on the baseline build and 1.13-1.21 on AVX2. How many loops each instruction set takes:
+# _WIDE_VECTORS (_math.pxd). softmax's terms and their sums are split the same way
 # (_add_terms).
 
-cdef enum ExpFunction:
-    SIGMOID
-    TANH
-    SIGMOID_DERIVATIVE
-    TANH_DERIVATIVE
+# Each exp-based kernel is one specialization of the fused _exp_blocks, picked by a tag
+# type: Cython resolves every `ExpFunction is ...` test while it generates the C, so each
+# kernel's loops are straight-line code with its constants in place, whatever the C
+# compiler's inlining and cloning decide (a plain enum argument left one build with a
+# runtime flag inside the loop, which then did not vectorize: 8x slower).
+ctypedef struct Sigmoid:
+    char unused
+ctypedef struct Tanh:
+    char unused
+ctypedef struct SigmoidDerivative:
+    char unused
+ctypedef struct TanhDerivative:
+    char unused
+
+ctypedef fused ExpFunction:
+    Sigmoid
+    Tanh
+    SigmoidDerivative
+    TanhDerivative
 
 cdef enum:
     BLOCK = 512
 
 
-cdef inline double _exp_stage(double x, ExpFunction f) noexcept nogil:
-    if f == SIGMOID:
-        return f_sigmoid_exp(x)
-    if f == TANH:
-        return f_tanh_exp(x)
-    if f == SIGMOID_DERIVATIVE:
-        return d_sigmoid_exp(x)
-    return d_tanh_exp(x)
+cdef inline double _exp_arg(double x, ExpFunction* f) noexcept nogil:
+    if ExpFunction is Sigmoid:
+        return f_sigmoid_arg(x)
+    elif ExpFunction is Tanh:
+        return f_tanh_arg(x)
+    elif ExpFunction is SigmoidDerivative:
+        return d_sigmoid_arg(x)
+    else:
+        return d_tanh_arg(x)
 
 
-cdef inline double _finish_stage(double x, double t, ExpFunction f) noexcept nogil:
-    if f == SIGMOID:
-        return f_sigmoid(x, t)
-    if f == TANH:
-        return f_tanh(x, t)
-    if f == SIGMOID_DERIVATIVE:
-        return d_sigmoid(x, t)
-    return d_tanh(x, t)
+cdef inline double _finish_stage(double x, double s, ExpFunction* f) noexcept nogil:
+    if ExpFunction is Sigmoid:
+        return f_sigmoid(x, s)
+    elif ExpFunction is Tanh:
+        return f_tanh(x, s)
+    elif ExpFunction is SigmoidDerivative:
+        return d_sigmoid(x, s)
+    else:
+        return d_tanh(x, s)
 
 
 cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
-                             ExpFunction f, bint split) noexcept nogil:
-    # out may be x: each block reads x[i + j] before it writes out[i + j]. Without
-    # `split`, one pass.
-    cdef double t[BLOCK]
+                             ExpFunction* f) noexcept nogil:
+    # out may be x: each block reads x[i + j] before it writes out[i + j].
+    cdef double s[BLOCK]
+    cdef double r_lo[BLOCK]
+    cdef unsigned long long kb[BLOCK]
     cdef Py_ssize_t i = 0, j, m
-    if not split:
+    cdef bint accurate = ExpFunction is Sigmoid     # see f_sigmoid
+    cdef int loops = 3
+    if _WIDE_VECTORS:
+        if ExpFunction is Sigmoid or ExpFunction is Tanh:
+            loops = 2
+        else:
+            loops = 1
+    if loops == 1:
         for i in range(n):
-            out[i] = _finish_stage(x[i], _exp_stage(x[i], f), f)
+            out[i] = _finish_stage(x[i], _exp_scaled(_exp_arg(x[i], f), 1151, accurate), f)
         return
     while i < n:
         m = n - i if n - i < BLOCK else BLOCK
+        if loops == 2:
+            for j in range(m):
+                s[j] = _exp_scaled(_exp_arg(x[i + j], f), 1151, accurate)
+        else:
+            for j in range(m):          # s holds r until the next loop
+                s[j] = _exp_reduce_bits(_exp_arg(x[i + j], f), &kb[j], &r_lo[j], accurate)
+            for j in range(m):
+                s[j] = _exp_finish(s[j], r_lo[j], kb[j], 1151, accurate)
         for j in range(m):
-            t[j] = _exp_stage(x[i + j], f)
-        for j in range(m):
-            out[i + j] = _finish_stage(x[i + j], t[j], f)
+            out[i + j] = _finish_stage(x[i + j], s[j], f)
         i += m
 
 
 cdef void sigmoid(const double* x,  # IN
                   double* out,      # OUT
                   Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, SIGMOID, True)
+    _exp_blocks(x, out, n, <Sigmoid*>NULL)
 
 
 cdef void tanh(const double* x,  # IN
                double* out,      # OUT
                Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, TANH, True)
+    _exp_blocks(x, out, n, <Tanh*>NULL)
 
 
 cdef void relu(const double* x,  # IN
@@ -117,13 +150,13 @@ cdef void leaky_relu(const double* x,  # IN
 cdef void sigmoid_derivative(const double* x,  # IN
                              double* out,      # OUT
                              Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, SIGMOID_DERIVATIVE, _SPLIT_ALL)
+    _exp_blocks(x, out, n, <SigmoidDerivative*>NULL)
 
 
 cdef void tanh_derivative(const double* x,  # IN
                           double* out,      # OUT
                           Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, TANH_DERIVATIVE, _SPLIT_ALL)
+    _exp_blocks(x, out, n, <TanhDerivative*>NULL)
 
 
 cdef void relu_derivative(const double* x,  # IN

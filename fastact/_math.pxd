@@ -9,8 +9,10 @@
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
-# come in two stages, f_<name>_exp(x) (the exp) and f_<name>(x, t) (the rest), which the
-# kernels run as two loops (_exp_blocks in _kernels_impl.pxi says why).
+# come in two parts, f_<name>_arg(x), the argument a <= 0 of their exp, and
+# f_<name>(x, s), the rest from s = e^a 2^128, which the kernels compute in between
+# (_exp_scaled), in one loop or split into several (_exp_blocks in _kernels_impl.pxi
+# says why).
 
 from libc.math cimport INFINITY, fabs, copysign
 
@@ -40,8 +42,8 @@ cdef extern from *:
     static const double fastact_LN2_LO = 2.8235290563031577e-13;
     /* exp underflows to 0 below -745.14 */
     static const double fastact_EXP_MIN = -746.0;
-    /* Powers of two for the activations, which take e^x 2^128 (_exp_neg_scaled) and
-       sums scaled to match */
+    /* Powers of two for the activations, which take s = e^x 2^128 (_neg_arg) and sums
+       scaled to match */
     static const double fastact_TWO_M128 = 2.938735877055719e-39;
     static const double fastact_TWO_M130 = 7.346839692639297e-40;     /* 2^-130 */
     static const double fastact_TWO_P126 = 8.507059173023462e+37;     /* 2^126 */
@@ -150,21 +152,22 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Whether every exp-based elementwise kernel runs its two stages as two loops
-       (_exp_blocks in _kernels_impl.pxi), or only sigmoid and tanh. With AVX-512 (twice
-       the elements per instruction, so the out-of-order window already covers more of
-       them) splitting the derivatives, whose second stage is short, measured 0.92-1.05
-       (tools/ab_kernels.py), and they keep one loop there. -DFASTACT_SPLIT_ALL=0/1
-       overrides. */
-    #ifndef FASTACT_SPLIT_ALL
+    /* How many loops the exp-based elementwise kernels split each block into
+       (_exp_blocks in _kernels_impl.pxi). With 4-wide vectors or narrower, three for
+       every function (the reduction; the polynomial and scale; the rest). With AVX-512,
+       whose 8-wide instructions already keep twice the elements in flight, two for
+       sigmoid and tanh (three measured 0.93-1.01 against two) and one for the
+       derivatives, whose rest is short (two measured 0.92-1.05, three 0.92-0.94,
+       tools/ab_kernels.py). -DFASTACT_WIDE_VECTORS=0/1 overrides. */
+    #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
-    #define FASTACT_SPLIT_ALL 0
+    #define FASTACT_WIDE_VECTORS 1
     #else
-    #define FASTACT_SPLIT_ALL 1
+    #define FASTACT_WIDE_VECTORS 0
     #endif
     #endif
     """
-    const bint _SPLIT_ALL "FASTACT_SPLIT_ALL"
+    const bint _WIDE_VECTORS "FASTACT_WIDE_VECTORS"
 
 
 # ---------------------------------------------------------------- exp
@@ -210,32 +213,35 @@ cdef inline double _exp_poly(double r, double r_lo, bint accurate) noexcept nogi
     return 1.0 + (r + r2 * g)
 
 
-cdef inline double _exp_reduced(double x, double k, bint accurate) noexcept nogil:
-    # e^(x - k ln2): k _LN2_HI is exact and so is x - k _LN2_HI (Sterbenz); r rounds once,
-    # and r_lo is its rounding error to within ~2^-85 (the product k _LN2_LO rounds, and
-    # t - r too where |t| is below ~6e-10).
+cdef inline double _reduce(double x, double k, double* r_lo, bint accurate) noexcept nogil:
+    # r = x - k ln2 rounded, with |r| <= ln2/2: k _LN2_HI is exact and so is
+    # x - k _LN2_HI (Sterbenz); r rounds once, and *r_lo (when `accurate`, else 0) is its
+    # rounding error to within ~2^-85 (the product k _LN2_LO rounds, and t - r too where
+    # |t| is below ~6e-10).
     cdef double t = x - k * _LN2_HI
     cdef double r = t - k * _LN2_LO
-    return _exp_poly(r, (t - r) - k * _LN2_LO if accurate else 0.0, accurate)
+    r_lo[0] = (t - r) - k * _LN2_LO if accurate else 0.0
+    return r
 
 
 cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
     # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r and sets kd = k.
+    cdef double r_lo
     cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
     kd[0] = k
-    return _exp_reduced(x, k, False)
+    return _exp_poly(_reduce(x, k, &r_lo, False), 0.0, False)
 
 
-cdef inline double _exp_reduce_bits(double x, unsigned long long* kb,
-                                    bint accurate=False) noexcept nogil:
-    # _exp_reduce handing back the shifter's bits instead of k: k sits in their low bits
-    # (two's complement), where _pow2_bits adds an exponent bias to it as an integer (two
-    # floating-point adds fewer than _pow2(k + c)).
+cdef inline double _exp_reduce_bits(double x, unsigned long long* kb, double* r_lo,
+                                    bint accurate) noexcept nogil:
+    # The first half of _exp_scaled: r (and *r_lo) as _reduce gives them, and the
+    # shifter's bits in *kb instead of k: k sits in their low bits (two's complement),
+    # where _pow2_bits adds an exponent bias to it as an integer (two floating-point adds
+    # fewer than _pow2(k + c)).
     cdef _Bits b
     b.d = x * _INV_LN2 + _SHIFT
     kb[0] = b.u
-    cdef double k = b.d - _SHIFT
-    return _exp_reduced(x, k, accurate)
+    return _reduce(x, b.d - _SHIFT, r_lo, accurate)
 
 
 cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) noexcept nogil:
@@ -247,15 +253,22 @@ cdef inline double _pow2_bits(unsigned long long kb, unsigned long long biased) 
     return b.d
 
 
+cdef inline double _exp_finish(double r, double r_lo, unsigned long long kb,
+                               unsigned long long biased, bint accurate) noexcept nogil:
+    # The second half of _exp_scaled: e^(r + r_lo) 2^(k + c).
+    return _exp_poly(r, r_lo, accurate) * _pow2_bits(kb, biased)
+
+
 cdef inline double _exp_scaled(double x, unsigned long long biased,
-                               bint accurate=False) noexcept nogil:
+                               bint accurate) noexcept nogil:
     # e^x 2^c = p 2^(k + c), biased as for _pow2_bits (c = 128: 1151; or an
-    # exp_units_offset). The one place that reads kb, so that no caller can pass kb in
-    # the C expression that sets it. With c = 128 the result is exact but for p's
-    # rounding while 2^(k + 128) is a normal number (x >= -797).
+    # exp_units_offset). With c = 128 the result is exact but for p's rounding while
+    # 2^(k + 128) is a normal number (x >= -797). Two statements, so that kb is read
+    # after it is set (not in the C expression that sets it).
     cdef unsigned long long kb
-    cdef double p = _exp_reduce_bits(x, &kb, accurate)
-    return p * _pow2_bits(kb, biased)
+    cdef double r_lo
+    cdef double r = _exp_reduce_bits(x, &kb, &r_lo, accurate)
+    return _exp_finish(r, r_lo, kb, biased, accurate)
 
 
 cdef inline double _scale(double p, double k) noexcept nogil:
@@ -265,12 +278,13 @@ cdef inline double _scale(double p, double k) noexcept nogil:
     return (p * _pow2(k1)) * _pow2(k - k1)
 
 
-cdef inline double _exp_neg_scaled(double x, bint accurate=False) noexcept nogil:
-    # e^x 2^128 for x <= 0 (or NaN), clamped at _EXP_MIN: a normal number for every x
-    # (2^(k + 128) is normal for every k the clamp allows), which the activations divide
-    # by sums scaled the same way, so that a subnormal result rounds once, at the
-    # division. (A NaN x leaves garbage in kb, but p is NaN and so is the product.)
-    return _exp_scaled(_EXP_MIN if x < _EXP_MIN else x, 1151, accurate)
+cdef inline double _neg_arg(double x) noexcept nogil:
+    # The exp argument x <= 0 (or NaN) of an activation, clamped at _EXP_MIN, where
+    # e^x 2^128 (_exp_scaled with c = 128) is a normal number for every x: the
+    # activations divide it by sums scaled the same way, so that a subnormal result
+    # rounds once, at the division. (A NaN x leaves garbage in kb, but p is NaN and so
+    # is the product.)
+    return _EXP_MIN if x < _EXP_MIN else x
 
 
 cdef inline double vexp(double x) noexcept nogil:
@@ -286,9 +300,9 @@ cdef inline double vexp(double x) noexcept nogil:
 # ---------------------------------------------------------------- activations
 
 
-cdef inline double f_sigmoid_exp(double x) noexcept nogil:
-    # s = e^-|x| 2^128, from the accurate exp (see f_sigmoid); normal for every x.
-    return _exp_neg_scaled(-fabs(x), True)
+cdef inline double f_sigmoid_arg(double x) noexcept nogil:
+    # f_sigmoid's s = e^-|x| 2^128, from the accurate exp (see f_sigmoid).
+    return _neg_arg(-fabs(x))
 
 
 cdef inline double f_sigmoid(double x, double s) noexcept nogil:
@@ -310,9 +324,9 @@ cdef inline double f_sigmoid(double x, double s) noexcept nogil:
     return q - q * corr
 
 
-cdef inline double f_tanh_exp(double x) noexcept nogil:
-    # s = e^-2|x| 2^128.
-    return _exp_neg_scaled(-2.0 * fabs(x))
+cdef inline double f_tanh_arg(double x) noexcept nogil:
+    # f_tanh's s = e^-2|x| 2^128.
+    return _neg_arg(-2.0 * fabs(x))
 
 
 cdef inline double f_tanh(double x, double s) noexcept nogil:
@@ -343,9 +357,9 @@ cdef inline double f_leaky_relu(double x, double alpha) noexcept nogil:
     return alpha * x if islessequal(x, 0.0) else x
 
 
-cdef inline double d_sigmoid_exp(double x) noexcept nogil:
-    # s = e^-|x| 2^128.
-    return _exp_neg_scaled(-fabs(x))
+cdef inline double d_sigmoid_arg(double x) noexcept nogil:
+    # d_sigmoid's s = e^-|x| 2^128.
+    return _neg_arg(-fabs(x))
 
 
 cdef inline double d_sigmoid(double x, double s) noexcept nogil:
@@ -359,12 +373,11 @@ cdef inline double d_sigmoid(double x, double s) noexcept nogil:
     return 0.25 if isgreater(r, 0.25) else r    # rounding may cross the maximum 1/4
 
 
-cdef inline double d_tanh_exp(double x) noexcept nogil:
-    # s = e^-2|x| 2^128: exact but for p's rounding (2^(k + 128) is normal for
+cdef inline double d_tanh_arg(double x) noexcept nogil:
+    # d_tanh's s = e^-2|x| 2^128: exact but for p's rounding (2^(k + 128) is normal for
     # k >= -1096, where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]).
     cdef double a = -2.0 * fabs(x)
-    a = -760.0 if a < -760.0 else a         # also below 4t's underflow
-    return _exp_scaled(a, 1151)
+    return -760.0 if a < -760.0 else a      # also below 4t's underflow
 
 
 cdef inline double d_tanh(double x, double s) noexcept nogil:
@@ -488,7 +501,7 @@ cdef inline double exp_units(double x, unsigned long long offset) noexcept nogil
     # the subnormal range, where rounding each of them cost a log_softmax whose other
     # terms sum to a subnormal T up to 2e4 ulp; the softmax family only uses ratios of
     # terms (a term over their sum, the sum over the max's term).
-    return _exp_scaled(x, offset)
+    return _exp_scaled(x, offset, False)
 
 
 cdef inline double exp_shifted(double x, double m) noexcept nogil:
@@ -497,7 +510,7 @@ cdef inline double exp_shifted(double x, double m) noexcept nogil:
     # and exp(d + e) = exp(d) (1 + e) to first order.
     cdef double d = x - m
     cdef double e = two_sum_err(x, -m, d)
-    cdef double v = _exp_scaled(_TERM_MIN if d < _TERM_MIN else d, 1151)
+    cdef double v = _exp_scaled(_TERM_MIN if d < _TERM_MIN else d, 1151, False)
     return 0.0 if d < _TERM_MIN else v + v * e      # d = -inf: e is NaN, v is not 0
 
 
