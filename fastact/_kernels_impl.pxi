@@ -222,6 +222,16 @@ cdef void leaky_relu_backward(const double* grad_output,  # IN
 # takes L as an argument that is a constant at every call, so each lane count compiles to
 # its own loops.
 
+cdef extern from *:
+    """
+    /* Entries per block of _add_terms' split loops: 128 for its three loops, 512 for
+       AVX-512's two (tools/ab_kernels.py, rows of 1000 and 1e6: 128 against 512
+       1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). */
+    #define FASTACT_TERM_BLOCK (FASTACT_WIDE_VECTORS ? 512 : 128)
+    """
+    enum: TERM_BLOCK "FASTACT_TERM_BLOCK"
+
+
 cdef enum:
     LANES = 32
     SHORT_LANES = 8
@@ -359,17 +369,30 @@ cdef inline double _term(const double* x, double* out, Py_ssize_t i, double m, d
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
-    # Entry e goes to lane e mod L. Softmax over a long slice (store, L = LANES) takes
-    # each block of BLOCK entries in two loops (as _exp_blocks does, for the same
-    # reason): the terms into out and, as the lanes take them, into a stack buffer (out
-    # may be x, so the sums cannot go back to x to leave out the maximal entries); then
-    # their sums. tools/ab_kernels.py: 1.08-1.13 on AVX2, 1.05-1.09 on AVX-512, rows of
-    # 1000 and 1e6. log_softmax, which stores no terms, measured 0.83-1.04 that way, and
-    # short slices would be mostly loop overhead: both keep one loop.
+    # Entry e goes to lane e mod L. A long slice (L = LANES) near its max is taken in
+    # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the same
+    # reason: with vectors of 4 or fewer, three (the exp's reduction; its polynomial,
+    # scale and the term, stored to out for softmax and, as the lanes take it, to a
+    # stack buffer; then the sums); with AVX-512, two for softmax (the terms, then the
+    # sums) and one for log_softmax. The buffer, not x, tells the sums which entries are
+    # maximal, since out may be x. Same bits; tools/ab_kernels.py, rows of 1000 and 1e6:
+    # three loops against two (softmax) or one (log_softmax) 1.08-1.16 on AVX2 and
+    # 1.18-1.27 on the baseline build; on AVX-512 softmax's two against one 1.05-1.09
+    # (log_softmax split: 0.83-1.04). Short slices take one loop, where more would be
+    # mostly overhead, as does the rare far path (exp_shifted).
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
-    cdef double v[BLOCK]
+    cdef double v[TERM_BLOCK]
+    cdef double r[TERM_BLOCK]
+    cdef unsigned long long kb[TERM_BLOCK]
+    cdef double xi, t, r_lo
     cdef Py_ssize_t i = 0, b, j, k
-    if not (store and L == LANES):
+    cdef int loops = 1
+    if L == LANES and near:
+        if store:
+            loops = 2 if _WIDE_VECTORS else 3
+        else:
+            loops = 1 if _WIDE_VECTORS else 3
+    if loops == 1:
         for b in range(n // L):
             for j in range(L):
                 _lane_add(&s[j], &c[j], _term(x, out, b * L + j, m, lo, offset, near, store))
@@ -377,9 +400,21 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
             _lane_add(&s[j], &c[j], _term(x, out, n - n % L + j, m, lo, offset, near, store))
         return
     while i < n:
-        k = n - i if n - i < BLOCK else BLOCK
-        for j in range(k):
-            v[j] = _term(x, out, i + j, m, lo, offset, near, True)
+        k = n - i if n - i < TERM_BLOCK else TERM_BLOCK
+        if loops == 2:
+            for j in range(k):
+                v[j] = _term(x, out, i + j, m, lo, offset, near, store)
+        else:
+            for j in range(k):
+                xi = x[i + j]
+                r[j] = _exp_reduce_bits(lo if xi < lo else xi, &kb[j], &r_lo, False)
+            for j in range(k):
+                xi = x[i + j]
+                t = _exp_finish(r[j], 0.0, kb[j], offset, False)
+                t = 0.0 if xi < lo else t
+                if store:
+                    out[i + j] = t
+                v[j] = 0.0 if xi == m else t
         for b in range(k // L):
             for j in range(L):
                 _lane_add(&s[j], &c[j], v[b * L + j])
