@@ -224,14 +224,6 @@ cdef inline double _reduce(double x, double k, double* r_lo, bint accurate) noex
     return r
 
 
-cdef inline double _exp_reduce(double x, double* kd) noexcept nogil:
-    # e^x = 2^k * e^r with |r| <= ln2/2; returns e^r and sets kd = k.
-    cdef double r_lo
-    cdef double k = (x * _INV_LN2 + _SHIFT) - _SHIFT
-    kd[0] = k
-    return _exp_poly(_reduce(x, k, &r_lo, False), 0.0, False)
-
-
 cdef inline double _exp_reduce_bits(double x, unsigned long long* kb, double* r_lo,
                                     bint accurate) noexcept nogil:
     # The first half of _exp_scaled: r (and *r_lo) as _reduce gives them, and the
@@ -287,14 +279,26 @@ cdef inline double _neg_arg(double x) noexcept nogil:
     return _EXP_MIN if x < _EXP_MIN else x
 
 
+cdef inline double vexp_reduce(double x, double* kd) noexcept nogil:
+    # The first half of vexp: x clamped, then r = x - k ln2 (returned) and k (*kd).
+    cdef double r_lo
+    x = _EXP_MIN if x < _EXP_MIN else x
+    x = 710.0 if x > 710.0 else x
+    kd[0] = (x * _INV_LN2 + _SHIFT) - _SHIFT
+    return _reduce(x, kd[0], &r_lo, False)
+
+
+cdef inline double vexp_finish(double r, double k) noexcept nogil:
+    # The second half of vexp: e^r 2^k.
+    return _scale(_exp_poly(r, 0.0, False), k)
+
+
 cdef inline double vexp(double x) noexcept nogil:
     # e^x, within 1.05 ulp, subnormal results included; 0 below -745.14, inf above
     # 709.78 (the clamps keep k in range; NaN passes through them).
-    cdef double k, p
-    x = _EXP_MIN if x < _EXP_MIN else x
-    x = 710.0 if x > 710.0 else x
-    p = _exp_reduce(x, &k)
-    return _scale(p, k)
+    cdef double k
+    cdef double r = vexp_reduce(x, &k)
+    return vexp_finish(r, k)
 
 
 # ---------------------------------------------------------------- activations

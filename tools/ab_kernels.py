@@ -12,6 +12,10 @@ whether both sides computed identical outputs.
     python tools/ab_kernels.py HEAD~1                       # every function, avx2 + avx512
     python tools/ab_kernels.py main --isa avx2 --functions softmax,tanh --shape 64x1000
     python tools/ab_kernels.py HEAD~2 --against HEAD~1      # two revisions
+    python tools/ab_kernels.py HEAD~1 --functions log_softmax_backward,softmax_backward
+
+The backward kernels are not in the default list; they take the input as both the
+gradient and the saved output.
 
 The scratch modules call the kernels through function pointers, as kernels.pyx does: a
 direct call lets the compiler inline a whole kernel into the timing loop, which moved
@@ -36,20 +40,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ["_kernels_impl.pxi", "_math.pxd", "_table.pxd"]
 ELEMENTWISE = ["sigmoid", "tanh", "relu", "sigmoid_derivative", "tanh_derivative"]
 ROWS = ["softmax", "log_softmax"]
+# Backward rows, timed with the input as both the gradient and the saved output.
+BACKWARD = ["softmax_backward", "log_softmax_backward"]
 
 # The scratch module: the kernel source itself, and one entry point that times `reps`
-# calls of one kernel without the GIL (one branch per function of ELEMENTWISE and ROWS).
+# calls of one kernel without the GIL (one branch per function of ELEMENTWISE, ROWS and
+# BACKWARD).
 _BRANCHES = ([f'if name == "{f}":\n        unary = {f}' for f in ELEMENTWISE]
-             + [f'if name == "{f}":\n        batch = {f}_rows' for f in ROWS])
+             + [f'if name == "{f}":\n        batch = {f}_rows' for f in ROWS]
+             + [f'if name == "{f}":\n        batch2 = {f}_rows' for f in BACKWARD])
 MODULE = """
 include "_kernels_impl.pxi"
-from fastact._table cimport unary_k, rows_k
+from fastact._table cimport unary_k, rows_k, rows2_k
 
 def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
     cdef int r
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
     cdef unary_k unary = NULL
     cdef rows_k batch = NULL
+    cdef rows2_k batch2 = NULL
     """ + "\n    el".join(_BRANCHES) + """
     else:
         raise ValueError(f"no kernel {name!r}")
@@ -57,6 +66,8 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
         for r in range(reps):
             if batch != NULL:
                 batch(&x[0, 0], &out[0, 0], rows, n)
+            elif batch2 != NULL:
+                batch2(&x[0, 0], &x[0, 0], &out[0, 0], rows, n)
             else:
                 unary(&x[0, 0], &out[0, 0], rows * n)
 """
