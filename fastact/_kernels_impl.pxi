@@ -1,13 +1,13 @@
 # The array kernels, included by each instruction-set variant (_kernels_<isa>.pyx), which
 # setup.py compiles with its own -march flags; kernels.pyx picks one at import.
 #
-# Design: each elementwise kernel is a loop over a scalar helper from _math.pxd (two
-# loops for the exp-based ones, see _exp_blocks), so the compiler sees one straight-line
-# body per element and the math lives in one place. The softmax-family kernels work on
-# one contiguous slice: a max pass, then the exp terms
-# relative to the max (reduced from x itself, see _sum_others) summed with compensation (so
-# slices of thousands of entries stay within a few ulps), then a scale pass. Every kernel is
-# `noexcept nogil`: callers release the GIL around them, and nothing here allocates.
+# Design: each elementwise kernel is a loop over scalar helpers from _math.pxd (one to
+# three loops per block for the exp-based ones, see _exp_blocks), so the compiler sees
+# straight-line bodies and the math lives in one place. The softmax-family kernels work
+# on one contiguous slice: a max pass, then the exp terms relative to the max (reduced
+# from x itself, see _sum_others) summed with compensation (so slices of thousands of
+# entries stay within a few ulps), then a scale pass. Every kernel is `noexcept nogil`:
+# callers release the GIL around them, and nothing here allocates.
 # At the end, the table of these kernels is exported as a capsule.
 
 from cpython.pycapsule cimport PyCapsule_New
@@ -35,10 +35,10 @@ from fastact._math cimport (
 # it long before enough elements are in flight to keep the floating-point units busy;
 # shorter chains keep more of them going, for a few more L1 loads and stores per element.
 # tools/ab_kernels.py, same bits: two loops against one 1.19-1.29 on the baseline build,
-# 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.15-1.24
-# on the baseline build and 1.13-1.21 on AVX2. How many loops each instruction set takes:
-# _WIDE_VECTORS (_math.pxd). softmax's terms and their sums are split the same way
-# (_add_terms).
+# 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.17-1.27
+# on the baseline build and 1.10-1.19 on AVX2. How many loops each instruction set takes:
+# _WIDE_VECTORS (_math.pxd). The softmax family's terms and sums (_add_terms) and
+# log_softmax_backward's e^y (_log_softmax_backward_out) are split the same way.
 
 # Each exp-based kernel is one specialization of the fused _exp_blocks, picked by a tag
 # type: Cython resolves every `ExpFunction is ...` test while it generates the C, so each
@@ -226,8 +226,11 @@ cdef extern from *:
     """
     /* Entries per block of _add_terms' split loops: 128 for its three loops, 512 for
        AVX-512's two (tools/ab_kernels.py, rows of 1000 and 1e6: 128 against 512
-       1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). */
+       1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). A multiple of LANES (32), so that
+       entry e still goes to lane e mod LANES: the typedef fails to compile otherwise. */
     #define FASTACT_TERM_BLOCK (FASTACT_WIDE_VECTORS ? 512 : 128)
+    typedef char fastact_term_block_is_a_multiple_of_lanes[
+        FASTACT_TERM_BLOCK % 32 == 0 ? 1 : -1];
     """
     enum: TERM_BLOCK "FASTACT_TERM_BLOCK"
 
@@ -395,9 +398,11 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     if loops == 1:
         for b in range(n // L):
             for j in range(L):
-                _lane_add(&s[j], &c[j], _term(x, out, b * L + j, m, lo, offset, near, store))
+                t = _term(x, out, b * L + j, m, lo, offset, near, store)
+                _lane_add(&s[j], &c[j], t)
         for j in range(n % L):      # the last n % L terms each to their own lane: no chain
-            _lane_add(&s[j], &c[j], _term(x, out, n - n % L + j, m, lo, offset, near, store))
+            t = _term(x, out, n - n % L + j, m, lo, offset, near, store)
+            _lane_add(&s[j], &c[j], t)
         return
     while i < n:
         k = n - i if n - i < TERM_BLOCK else TERM_BLOCK
@@ -725,8 +730,9 @@ cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssiz
                              const double* far, bint log, double* s,
                              double* c) noexcept nogil:
     # The exp pass of _cols_block, column by column as _term and _lane_add do along a
-    # slice, with exp_units for every column; columns marked `far` are redone by _col_far, and their
-    # out entries are left holding x meanwhile (x itself, when computing in place).
+    # slice, with exp_units for every column; columns marked `far` are redone by
+    # _col_far, and their out entries are left holding x meanwhile (x itself, when
+    # computing in place).
     cdef Py_ssize_t i, j
     cdef const double* row
     cdef double* orow

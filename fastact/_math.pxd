@@ -152,13 +152,15 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* How many loops the exp-based elementwise kernels split each block into
-       (_exp_blocks in _kernels_impl.pxi). With 4-wide vectors or narrower, three for
-       every function (the reduction; the polynomial and scale; the rest). With AVX-512,
-       whose 8-wide instructions already keep twice the elements in flight, two for
-       sigmoid and tanh (three measured 0.93-1.01 against two) and one for the
-       derivatives, whose rest is short (two measured 0.92-1.05, three 0.92-0.94,
-       tools/ab_kernels.py). -DFASTACT_WIDE_VECTORS=0/1 overrides. */
+    /* How the exp-based kernels split their loops (_kernels_impl.pxi). With 4-wide
+       vectors or narrower: three loops per block for every elementwise function
+       (_exp_blocks: the reduction; the polynomial and scale; the rest), for the softmax
+       family's terms and sums (_add_terms, blocks of 128) and for log_softmax_backward.
+       With AVX-512, whose 8-wide instructions already keep twice the elements in
+       flight: two for sigmoid and tanh (three measured 0.93-1.01 against two), one for
+       the derivatives, whose rest is short (two measured 0.92-1.05 against one, three
+       0.92-0.94), two for softmax (blocks of 512), one for log_softmax and
+       log_softmax_backward (tools/ab_kernels.py). -DFASTACT_WIDE_VECTORS=0/1 overrides. */
     #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
     #define FASTACT_WIDE_VECTORS 1
@@ -256,7 +258,8 @@ cdef inline double _exp_scaled(double x, unsigned long long biased,
     # e^x 2^c = p 2^(k + c), biased as for _pow2_bits (c = 128: 1151; or an
     # exp_units_offset). With c = 128 the result is exact but for p's rounding while
     # 2^(k + 128) is a normal number (x >= -797). Two statements, so that kb is read
-    # after it is set (not in the C expression that sets it).
+    # after it is set (not in the C expression that sets it). A NaN x leaves garbage in
+    # kb, but p is NaN and so is the product.
     cdef unsigned long long kb
     cdef double r_lo
     cdef double r = _exp_reduce_bits(x, &kb, &r_lo, accurate)
@@ -274,8 +277,7 @@ cdef inline double _neg_arg(double x) noexcept nogil:
     # The exp argument x <= 0 (or NaN) of an activation, clamped at _EXP_MIN, where
     # e^x 2^128 (_exp_scaled with c = 128) is a normal number for every x: the
     # activations divide it by sums scaled the same way, so that a subnormal result
-    # rounds once, at the division. (A NaN x leaves garbage in kb, but p is NaN and so
-    # is the product.)
+    # rounds once, at the division.
     return _EXP_MIN if x < _EXP_MIN else x
 
 

@@ -83,6 +83,30 @@ def test_variant_softmax_accuracy(variant):
     assert max_ulp_error(fa.log_softmax(x), l_exact)[0] <= 4
 
 
+@pytest.mark.parametrize("n", [1300, 40_000])
+def test_variant_in_place(variant, n):
+    # Every variant splits its exp-based loops its own way (blocks of 512 or 128, one to
+    # three loops with buffers between them): in place (out is an input) must give the
+    # bits of a fresh output, for the elementwise kernels, softmax rows and a long 1-D
+    # slice, and both backward kernels into either input.
+    rng = np.random.default_rng(n)
+    x = rng.normal(scale=4, size=n)
+    for f in (fa.sigmoid, fa.tanh, fa.sigmoid_derivative, fa.tanh_derivative):
+        y = x.copy()
+        assert_array_equal(f(y, out=y), f(x))
+    for f in (fa.softmax, fa.log_softmax):
+        for shaped in (x, x[: n - n % 100].reshape(-1, 100).T.copy(), x.reshape(-1, n // 10)):
+            y = shaped.copy()
+            assert_array_equal(f(y, out=y), f(shaped))
+    g = rng.normal(size=n)
+    for f, fwd in ((fa.softmax_backward, fa.softmax), (fa.log_softmax_backward, fa.log_softmax)):
+        y = fwd(x)
+        want = f(g, y)
+        gi, yi = g.copy(), y.copy()
+        assert_array_equal(f(gi, y, out=gi), want)
+        assert_array_equal(f(g, yi, out=yi), want)
+
+
 def test_variants_agree():
     x = np.concatenate([np.linspace(-750, 750, 20001), accuracy_points(seed=9, n=300)])
     rows = np.random.default_rng(10).normal(scale=5, size=(20, 300))

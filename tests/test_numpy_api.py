@@ -76,7 +76,7 @@ def test_casting(f):
 @pytest.mark.parametrize("f", UNARY + LEAKY)
 @pytest.mark.parametrize("n", [50, 1300])
 def test_out_where_and_in_place(f, n):
-    # 1300: several of the blocks that the exp-based kernels take in two loops each.
+    # 1300: several of the blocks that the exp-based kernels split into loops.
     x = RNG.normal(scale=4, size=n)
     want = f(x)
     out = np.empty_like(x)

@@ -156,7 +156,7 @@ def test_layouts_give_same_values():
 @pytest.mark.parametrize("axis", [-1, 0, (0, 1), None])
 @pytest.mark.parametrize("shape", [(5, 6), (3, 700), (2, 40_000)])
 def test_out_and_in_place(func, axis, shape):
-    # Short slices, long ones (two loops per block for softmax) and rows past LONG_ROW
+    # Short slices, long ones (split into loops per block) and rows past LONG_ROW
     # (chunked): in place, each term is written over the entry it came from.
     x = RNG.normal(size=shape)
     want = func(x, axis=axis)
