@@ -61,8 +61,10 @@ cdef KernelTable* T = NULL
 cdef int _num_threads = 1
 # Below this many elements per thread, starting a team costs more than it saves.
 # Measured on the 2-core development machine (2 threads vs 1, out= preallocated): at
-# 2 x 16384 elements sigmoid runs 1.47x, softmax (rows of 100) 1.72x and relu 1.10x
-# faster; at 2 x 2048 all three run slower.
+# 2 x 16384 elements sigmoid runs 1.65x and softmax (rows of 100) 1.72x faster, at
+# 2 x 2048 both run slower. The elementwise kernels without an exp (the ReLUs and the
+# backward products, 0.2-0.4 ns per element) count half their elements against it: relu
+# ran 0.92x at 2 x 16384 and 1.48x at 2 x 32768.
 cdef Py_ssize_t MIN_PER_THREAD = 16384
 
 
@@ -235,10 +237,11 @@ cdef inline void _call_piece(const Call* c, Py_ssize_t lo, Py_ssize_t m) noexcep
 
 
 cdef inline void _split(void* k, int kind, const double* a, const double* b, double* out,
-                        Py_ssize_t n, double alpha) noexcept nogil:
-    # The whole call, or equal pieces of it on an OpenMP team.
+                        Py_ssize_t n, double alpha, bint cheap) noexcept nogil:
+    # The whole call, or equal pieces of it on an OpenMP team; `cheap`: a kernel without
+    # an exp (see MIN_PER_THREAD).
     cdef Call c
-    cdef int nt = _team(n)
+    cdef int nt = _team(n // 2 if cheap else n)
     cdef Py_ssize_t p, i, lo
     c.k = k
     c.kind = kind
@@ -257,23 +260,24 @@ cdef inline void _split(void* k, int kind, const double* a, const double* b, dou
     fastact_end_team()
 
 
-cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n) noexcept nogil:
-    _split(<void*>k, 0, x, NULL, out, n, 0.0)
+cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n,
+                        bint cheap=False) noexcept nogil:
+    _split(<void*>k, 0, x, NULL, out, n, 0.0, cheap)
 
 
 cdef inline void _unary_param(unary_param_k k, const double* x, double* out, Py_ssize_t n,
                               double a) noexcept nogil:
-    _split(<void*>k, 1, x, NULL, out, n, a)
+    _split(<void*>k, 1, x, NULL, out, n, a, True)      # the leaky ReLUs
 
 
 cdef inline void _binary(binary_k k, const double* g, const double* y, double* out,
                          Py_ssize_t n) noexcept nogil:
-    _split(<void*>k, 2, g, y, out, n, 0.0)
+    _split(<void*>k, 2, g, y, out, n, 0.0, True)       # the backward products
 
 
 cdef inline void _binary_param(binary_param_k k, const double* g, const double* y,
                                double* out, Py_ssize_t n, double a) noexcept nogil:
-    _split(<void*>k, 3, g, y, out, n, a)
+    _split(<void*>k, 3, g, y, out, n, a, True)
 
 
 cdef void sigmoid(const double* x, double* out, Py_ssize_t n) noexcept nogil:
@@ -283,7 +287,7 @@ cdef void tanh(const double* x, double* out, Py_ssize_t n) noexcept nogil:
     _unary(T.tanh, x, out, n)
 
 cdef void relu(const double* x, double* out, Py_ssize_t n) noexcept nogil:
-    _unary(T.relu, x, out, n)
+    _unary(T.relu, x, out, n, True)
 
 cdef void leaky_relu(const double* x, double* out, Py_ssize_t n, double alpha) noexcept nogil:
     _unary_param(T.leaky_relu, x, out, n, alpha)
@@ -295,7 +299,7 @@ cdef void tanh_derivative(const double* x, double* out, Py_ssize_t n) noexcept n
     _unary(T.tanh_derivative, x, out, n)
 
 cdef void relu_derivative(const double* x, double* out, Py_ssize_t n) noexcept nogil:
-    _unary(T.relu_derivative, x, out, n)
+    _unary(T.relu_derivative, x, out, n, True)
 
 cdef void leaky_relu_derivative(const double* x, double* out, Py_ssize_t n,
                                 double alpha) noexcept nogil:
