@@ -20,8 +20,9 @@ from fastact._math cimport (
     d_sigmoid_arg, d_sigmoid, d_tanh_arg, d_tanh, d_relu, d_leaky_relu,
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
-    exp_units_term, vexp, vlog1p, _TERM_MIN, _TWO_P128, _WIDE_VECTORS,
-    _exp_scaled, _exp_reduce_bits, _exp_finish, vexp_reduce, vexp_finish,
+    exp_units_term, exp_units_reduce, exp_units_finish, vexp, vlog1p, _TERM_MIN,
+    _TWO_P128, _WIDE_VECTORS, _exp_scaled, _exp_reduce_bits, _exp_finish, vexp_reduce,
+    vexp_finish,
 )
 
 
@@ -356,17 +357,23 @@ cdef inline double _combine(double* s, double* c, double* low, int L) noexcept n
     return _dd_hi(s[0], c[0], low)
 
 
-cdef inline double _term(const double* x, double* out, Py_ssize_t i, double m, double lo,
-                         unsigned long long offset, bint near, bint store) noexcept nogil:
-    # One term of _sum_others (stored to out[i] when `store`), returned as the lanes take
-    # it: 0 for a maximal entry, which is counted apart. x[i] is read before out[i] is
-    # written (out may be x). `near` and `store` are constants at each call site, so
-    # every combination compiles to its own branch-free loop.
+cdef inline double _lane_value(const double* x, double* out, Py_ssize_t i, double m,
+                               double t, bint store) noexcept nogil:
+    # Term t of entry i stored to out[i] when `store`, and returned as the lanes take it:
+    # 0 for a maximal entry, which is counted apart. x[i] is read before out[i] is
+    # written (out may be x).
     cdef double xi = x[i]
-    cdef double t = exp_units_term(xi, lo, offset) if near else exp_shifted(xi, m)
     if store:
         out[i] = t
     return 0.0 if xi == m else t
+
+
+cdef inline double _term(const double* x, double* out, Py_ssize_t i, double m, double lo,
+                         unsigned long long offset, bint near, bint store) noexcept nogil:
+    # One term of _sum_others, through _lane_value. `near` and `store` are constants at
+    # each call site, so every combination compiles to its own branch-free loop.
+    cdef double t = exp_units_term(x[i], lo, offset) if near else exp_shifted(x[i], m)
+    return _lane_value(x, out, i, m, t, store)
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
@@ -387,7 +394,7 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
     cdef unsigned long long kb[TERM_BLOCK]
-    cdef double xi, t, r_lo
+    cdef double t
     cdef Py_ssize_t i = 0, b, j, k
     cdef int loops = 1
     if L == LANES and near:
@@ -411,15 +418,10 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
                 v[j] = _term(x, out, i + j, m, lo, offset, near, store)
         else:
             for j in range(k):
-                xi = x[i + j]
-                r[j] = _exp_reduce_bits(lo if xi < lo else xi, &kb[j], &r_lo, False)
+                r[j] = exp_units_reduce(x[i + j], lo, &kb[j])
             for j in range(k):
-                xi = x[i + j]
-                t = _exp_finish(r[j], 0.0, kb[j], offset, False)
-                t = 0.0 if xi < lo else t
-                if store:
-                    out[i + j] = t
-                v[j] = 0.0 if xi == m else t
+                t = exp_units_finish(x[i + j], lo, r[j], kb[j], offset)
+                v[j] = _lane_value(x, out, i + j, m, t, store)
         for b in range(k // L):
             for j in range(L):
                 _lane_add(&s[j], &c[j], v[b * L + j])

@@ -520,12 +520,26 @@ cdef inline double exp_shifted(double x, double m) noexcept nogil:
     return 0.0 if d < _TERM_MIN else v + v * e      # d = -inf: e is NaN, v is not 0
 
 
+cdef inline double exp_units_reduce(double x, double lo,
+                                    unsigned long long* kb) noexcept nogil:
+    # The first half of exp_units_term: x clamped at lo, reduced (r returned, *kb set).
+    cdef double r_lo
+    return _exp_reduce_bits(lo if x < lo else x, kb, &r_lo, False)
+
+
+cdef inline double exp_units_finish(double x, double lo, double r, unsigned long long kb,
+                                    unsigned long long offset) noexcept nogil:
+    # The second half of exp_units_term: the term from r and kb, 0 below lo.
+    return 0.0 if x < lo else _exp_finish(r, 0.0, kb, offset, False)
+
+
 cdef inline double exp_units_term(double x, double lo,
                                   unsigned long long offset) noexcept nogil:
     # exp_units(x) for a term of the softmax family, lo = m + _TERM_MIN: 0 below lo
-    # (-inf included), where exp_units' range ends.
-    cdef double v = exp_units(lo if x < lo else x, offset)
-    return 0.0 if x < lo else v
+    # (-inf included), where exp_units' range ends. Two statements, as in _exp_scaled.
+    cdef unsigned long long kb
+    cdef double r = exp_units_reduce(x, lo, &kb)
+    return exp_units_finish(x, lo, r, kb, offset)
 
 
 # ---------------------------------------------------------------- log1p
