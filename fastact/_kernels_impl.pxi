@@ -21,8 +21,8 @@ from fastact._math cimport (
     b_sigmoid, b_tanh, b_relu, b_leaky_relu,
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
     exp_units_term, exp_units_reduce, exp_units_finish, vexp, vlog1p, _TERM_MIN,
-    _TWO_P128, _WIDE_VECTORS, _exp_scaled, _exp_reduce_bits, _exp_finish, vexp_reduce,
-    vexp_finish,
+    _TWO_P128, _WIDE_VECTORS, _PIPELINE_DIVISION, _exp_scaled, _exp_reduce_bits,
+    _exp_finish, vexp_reduce, vexp_finish,
 )
 
 
@@ -38,8 +38,10 @@ from fastact._math cimport (
 # tools/ab_kernels.py, same bits: two loops against one 1.19-1.29 on the baseline build,
 # 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.17-1.27
 # on the baseline build and 1.10-1.19 on AVX2. How many loops each instruction set takes:
-# _WIDE_VECTORS (_math.pxd). The softmax family's terms and sums (_add_terms) and
-# log_softmax_backward's e^y (_log_softmax_backward_out) are split the same way.
+# _WIDE_VECTORS (_math.pxd); on AVX2 the derivatives' third loop (the division) runs a
+# block behind, inside the next block's second (_PIPELINE_DIVISION). The softmax
+# family's terms and sums (_add_terms) and log_softmax_backward's e^y
+# (_log_softmax_backward_out) are split the same way.
 
 # Each exp-based kernel is one specialization of the fused _exp_blocks, picked by a tag
 # type: Cython resolves every `ExpFunction is ...` test while it generates the C, so each
@@ -90,17 +92,23 @@ cdef inline double _finish_stage(double x, double s, ExpFunction* f) noexcept no
 cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
                              ExpFunction* f) noexcept nogil:
     # out may be x: each block reads x[i + j] before it writes out[i + j].
-    cdef double s[BLOCK]
+    cdef double buf[2][BLOCK]
     cdef double r_lo[BLOCK]
     cdef unsigned long long kb[BLOCK]
-    cdef Py_ssize_t i = 0, j, m
+    cdef double* s = buf[0]
+    cdef double* prev = buf[1]
+    cdef double* t
+    cdef Py_ssize_t i = 0, j, m, prev_m = 0
     cdef bint accurate = ExpFunction is Sigmoid     # see f_sigmoid
+    cdef bint pipelined = False
     cdef int loops = 3
     if _WIDE_VECTORS:
         if ExpFunction is Sigmoid or ExpFunction is Tanh:
             loops = 2
         else:
             loops = 1
+    elif _PIPELINE_DIVISION:
+        pipelined = ExpFunction is SigmoidDerivative or ExpFunction is TanhDerivative
     if loops == 1:
         for i in range(n):
             out[i] = _finish_stage(x[i], _exp_scaled(_exp_arg(x[i], f), 1151, accurate), f)
@@ -113,11 +121,28 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
         else:
             for j in range(m):          # s holds r until the next loop
                 s[j] = _exp_reduce_bits(_exp_arg(x[i + j], f), &kb[j], &r_lo[j], accurate)
+            if pipelined and prev_m > 0:
+                # The previous block's rest (prev_m >= m entries) in the same loop as
+                # this block's polynomials.
+                for j in range(m):
+                    s[j] = _exp_finish(s[j], r_lo[j], kb[j], 1151, accurate)
+                    out[i - prev_m + j] = _finish_stage(x[i - prev_m + j], prev[j], f)
+                for j in range(m, prev_m):
+                    out[i - prev_m + j] = _finish_stage(x[i - prev_m + j], prev[j], f)
+            else:
+                for j in range(m):
+                    s[j] = _exp_finish(s[j], r_lo[j], kb[j], 1151, accurate)
+        if pipelined:
+            t = prev
+            prev = s
+            s = t
+            prev_m = m
+        else:
             for j in range(m):
-                s[j] = _exp_finish(s[j], r_lo[j], kb[j], 1151, accurate)
-        for j in range(m):
-            out[i + j] = _finish_stage(x[i + j], s[j], f)
+                out[i + j] = _finish_stage(x[i + j], s[j], f)
         i += m
+    for j in range(prev_m):             # the last block's rest, when pipelined
+        out[n - prev_m + j] = _finish_stage(x[n - prev_m + j], prev[j], f)
 
 
 cdef void sigmoid(const double* x,  # IN

@@ -107,6 +107,17 @@ def test_variant_in_place(variant, n):
         assert_array_equal(f(g, yi, out=yi), want)
 
 
+@pytest.mark.parametrize("n", [1, 511, 512, 513, 1024, 1025, 1600])
+def test_variant_block_edges(variant, n):
+    # The exp-based kernels work in blocks of 512, some a block behind another (AVX2's
+    # derivatives): every element must come out as it does alone, in any block and at
+    # any length.
+    x = np.random.default_rng(n).normal(scale=4, size=n)
+    for f in (fa.sigmoid, fa.tanh, fa.sigmoid_derivative, fa.tanh_derivative):
+        alone = np.array([f(x[i:i + 1])[0] for i in range(n)])
+        assert_array_equal(f(x), alone)
+
+
 def test_variants_agree():
     x = np.concatenate([np.linspace(-750, 750, 20001), accuracy_points(seed=9, n=300)])
     rows = np.random.default_rng(10).normal(scale=5, size=(20, 300))
