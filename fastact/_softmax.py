@@ -150,9 +150,11 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
     )
     if direct:
         # Writing straight into out: an input that overlaps it other than exactly
-        # (same buffer, same layout) is copied first.
+        # (same buffer, same layout) is copied first; a Jacobian's (n, n) blocks never
+        # lie as its input rows do, so any overlap is copied there.
         rows = [
-            r.copy() if np.may_share_memory(r, out) and not _same_start(r, out) else r
+            r.copy() if np.may_share_memory(r, out) and (jacobian or not _same_start(r, out))
+            else r
             for r in rows
         ]
         target = out

@@ -202,6 +202,17 @@ def test_jacobian_out():
         fa.softmax_jacobian(x, out=np.empty((2, 3)))
 
 
+def test_jacobian_out_overlapping_input():
+    # x lies at the start of out's buffer: the (3, 3) blocks of row 0 cover row 1's input
+    # before it is read unless x is copied first.
+    x = RNG.normal(size=(2, 3))
+    want = fa.softmax_jacobian(x)
+    buf = np.zeros(18)
+    buf[:6] = x.ravel()
+    got = fa.softmax_jacobian(buf[:6].reshape(2, 3), out=buf.reshape(2, 3, 3))
+    assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax, fa.softmax_jacobian])
 def test_errors_leave_out_untouched(func):
     x = RNG.normal(size=(3, 4))
