@@ -12,6 +12,7 @@ One team runs at a time: a call that finds another in flight runs on its own thr
 which keeps several Python threads from oversubscribing the cores.
 """
 
+import operator
 import os
 import warnings
 
@@ -59,6 +60,10 @@ VARIANTS = ("baseline", "avx2", "avx512")     # from lowest to highest
 
 cdef KernelTable* T = NULL
 cdef int _num_threads = 1
+# Set in a child made by fork: GNU OpenMP's thread pool does not survive a fork (a team
+# started there after the parent had one hangs), so the child runs every call on its own
+# thread, as one worker among several should anyway.
+cdef bint _fork_child = False
 # Below this many elements per thread, starting a team costs more than it saves.
 # Measured on the 2-core development machine (2 threads vs 1, out= preallocated): at
 # 2 x 16384 elements sigmoid runs 1.65x and softmax (rows of 100) 1.72x faster, at
@@ -136,6 +141,9 @@ def variant_flags(name):
 
 # ---------------------------------------------------------------- threads
 
+cdef int _INT_MAX = 2147483647
+
+
 def _default_threads():
     env = os.environ.get("FASTACT_NUM_THREADS", "").strip()
     if env:
@@ -144,7 +152,7 @@ def _default_threads():
         except ValueError:
             n = 0
         if n >= 1:
-            return n
+            return min(n, _INT_MAX)
         warnings.warn(f"FASTACT_NUM_THREADS={env!r} is not a positive integer; ignored",
                       RuntimeWarning, stacklevel=2)
     try:
@@ -153,19 +161,28 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def set_num_threads(int n):
+def set_num_threads(n):
     """Use at most `n` threads per call (an OpenMP limit such as threadpoolctl's also
-    applies)."""
+    applies, and a process made by fork runs every call on one thread)."""
     global _num_threads
+    n = operator.index(n)       # an integer: 1.5 and "2" raise TypeError, as range() does
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _num_threads = n
+    _num_threads = min(n, _INT_MAX)
 
 
 def get_num_threads():
     """The most threads one call will use: set_num_threads / FASTACT_NUM_THREADS,
-    capped by OpenMP's own limit (1 in a build without OpenMP)."""
+    capped by OpenMP's own limit (1 in a build without OpenMP, or in a process made by
+    fork)."""
+    if _fork_child:
+        return 1
     return min(_num_threads, fastact_omp_max_threads())
+
+
+def _after_fork_in_child():
+    global _fork_child
+    _fork_child = True
 
 
 def has_openmp():
@@ -190,13 +207,15 @@ def _num_threads_setting():
 
 
 _num_threads = _default_threads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 cdef inline int _team(Py_ssize_t work) noexcept nogil:
     # How many threads a call over `work` elements gets; > 1 means the team flag is held.
     cdef int nt = _num_threads
     cdef int omp
-    if work < 2 * MIN_PER_THREAD:       # the common small call: no OpenMP query
+    if work < 2 * MIN_PER_THREAD or _fork_child:    # the common small call: no OpenMP query
         return 1
     omp = fastact_omp_max_threads()
     if omp < nt:

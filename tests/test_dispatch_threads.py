@@ -197,6 +197,48 @@ def test_environment_variables():
     assert "FASTACT_ISA='sse9' is not one of" in proc.stderr
 
 
+def test_num_threads_arguments(threads):
+    for bad in (1.5, "2", None):
+        with pytest.raises(TypeError):
+            fa.set_num_threads(bad)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        fa.set_num_threads(0)
+    fa.set_num_threads(np.int64(3))
+    assert kernels._num_threads_setting() == 3
+    fa.set_num_threads(2**40)                   # at most 2**40 threads: no cap but OpenMP's
+    assert fa.get_num_threads() == kernels._omp_max_threads()
+    out = _run("import fastact; print(fastact.kernels._num_threads_setting())",
+               FASTACT_NUM_THREADS=str(2**32 + 1)).stdout
+    assert int(out) == 2**31 - 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+def test_fork_child_runs_on_one_thread():
+    # GNU OpenMP's pool does not survive a fork: a team started in the child after the
+    # parent had one hung. The child runs every call on its own thread; the parent keeps
+    # its threads. Run in a subprocess, so that a hang ends at the timeout.
+    code = (
+        "import os, warnings, numpy as np, fastact as fa\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"  # fork with threads
+        "fa.set_num_threads(2)\n"
+        "x = np.linspace(-9, 9, 300_000)\n"
+        "want = [fa.tanh(x), fa.softmax(x), fa.softmax(x.reshape(100, -1))]\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    got = [fa.tanh(x), fa.softmax(x), fa.softmax(x.reshape(100, -1))]\n"
+        "    same = all(np.array_equal(a, b) for a, b in zip(got, want))\n"
+        "    os._exit(0 if same and fa.get_num_threads() == 1 else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print(os.waitstatus_to_exitcode(status), fa.get_num_threads())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(__file__))
+    assert proc.returncode == 0, proc.stderr
+    status, parent = proc.stdout.split()
+    assert status == "0"
+    assert int(parent) == min(2, kernels._omp_max_threads())
+
+
 def test_show_config(capsys):
     fa.show_config()
     text = capsys.readouterr().out
