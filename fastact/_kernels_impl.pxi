@@ -1108,6 +1108,67 @@ cdef inline double _long_reduce_serial(const double* g, const double* y, Py_ssiz
     return _dd_hi(acc[0], acc[1], low)
 
 
+# softmax_backward where the gradient has an inf or NaN (rare; it makes the dot product
+# inf or NaN, so the usual path pays one check per slice): an entry with y_j = 0 has a
+# zero row and column in the Jacobian, so it adds nothing to the dot product and its
+# result is 0 (no inf * 0 = NaN), as the elementwise backward products do. The sums run
+# in the usual order, entry by entry, so the results are those of a gradient with 0 at
+# such entries.
+
+cdef inline void _masked_product_add(double* s, double* c, double g,
+                                     double y) noexcept nogil:
+    # s + c += g y as _dot_lanes adds it, with g taken as 0 where y = 0.
+    cdef double gy = 0.0 if y == 0.0 else g
+    cdef double p = gy * y
+    c[0] += two_prod_err(gy, y, p)
+    _lane_add(s, c, p)
+
+
+cdef inline double _masked_dot_lanes(const double* g, const double* y, Py_ssize_t n,
+                                     double* low, int L) noexcept nogil:
+    # _dot_lanes(g, y) with _masked_product_add: entry i goes to lane i mod L there too.
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef Py_ssize_t i
+    for i in range(L):
+        s[i] = 0.0
+        c[i] = 0.0
+    for i in range(n):
+        _masked_product_add(&s[i % L], &c[i % L], g[i], y[i])
+    return _combine(s, c, low, L)
+
+
+cdef inline void _masked_backward_out(const double* g, const double* y, double* out,
+                                      Py_ssize_t n, double dot, double low) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = 0.0 if y[i] == 0.0 else y[i] * ((g[i] - dot) - low)
+
+
+cdef void _softmax_backward_masked(const double* grad_output,  # IN
+                                   const double* output,       # IN
+                                   double* out,                # OUT
+                                   Py_ssize_t n) noexcept nogil:
+    # Long rows chunk by chunk, as _long_reduce_serial and the team take them.
+    cdef double st[2]
+    cdef double acc[2]
+    cdef double dot, low
+    cdef Py_ssize_t c0 = 0
+    if n <= LONG_ROW:
+        dot = _masked_dot_lanes(grad_output, output, n, &low,
+                                SHORT_LANES if n < SHORT else LANES)
+    else:
+        acc[0] = 0.0
+        acc[1] = 0.0
+        while c0 < n:
+            st[0] = _masked_dot_lanes(grad_output + c0, output + c0,
+                                      min(<Py_ssize_t>LONG_ROW, n - c0), &st[1], LANES)
+            _fold_sum_chunk(acc, st)
+            c0 += LONG_ROW
+        dot = _dd_hi(acc[0], acc[1], &low)
+    _masked_backward_out(grad_output, output, out, n, dot, low)
+
+
 cdef void softmax_backward(const double* grad_output,  # IN
                            const double* output,       # IN
                            double* out,                # OUT
@@ -1115,6 +1176,9 @@ cdef void softmax_backward(const double* grad_output,  # IN
     cdef double low
     cdef double dot = (_long_reduce_serial(grad_output, output, n, False, &low)
                        if n > LONG_ROW else _dot(grad_output, output, n, &low))
+    if dot - dot != 0.0:        # an inf or NaN gradient (or output)
+        _softmax_backward_masked(grad_output, output, out, n)
+        return
     _softmax_backward_out(grad_output, output, out, n, dot, low)
 
 
@@ -1126,6 +1190,18 @@ cdef void log_softmax_backward(const double* grad_output,  # IN
     cdef double total = (_long_reduce_serial(grad_output, output, n, True, &low)
                          if n > LONG_ROW else _sum(grad_output, n))
     _log_softmax_backward_out(grad_output, output, out, n, total)
+
+
+cdef inline void _short_row_masked(const double* g, const double* y, double* out,
+                                    Py_ssize_t n) noexcept nogil:
+    # _softmax_backward_masked for one row of _short_rows_backward, whose sum runs
+    # entry by entry in one lane.
+    cdef double s = 0.0, c = 0.0, low
+    cdef Py_ssize_t i
+    for i in range(n):
+        _masked_product_add(&s, &c, g[i], y[i])
+    s = _dd_hi(s, c, &low)
+    _masked_backward_out(g, y, out, n, s, low)
 
 
 cdef inline void _short_rows_backward(const double* g, const double* y, double* out,
@@ -1161,12 +1237,15 @@ cdef inline void _short_rows_backward(const double* g, const double* y, double* 
         for r in range(w):
             s[r] = _dd_hi(s[r], c[r], &low[r])
         for r in range(w):
+            k = (r0 + r) * n
+            if not log and s[r] - s[r] != 0.0:
+                _short_row_masked(g + k, y + k, out + k, n)
+                continue
             for i in range(n):
-                k = (r0 + r) * n + i
                 if log:
-                    out[k] = g[k] - vexp(y[k]) * s[r]
+                    out[k + i] = g[k + i] - vexp(y[k + i]) * s[r]
                 else:
-                    out[k] = y[k] * ((g[k] - s[r]) - low[r])
+                    out[k + i] = y[k + i] * ((g[k + i] - s[r]) - low[r])
         r0 += w
 
 

@@ -234,7 +234,9 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis = -1,
     """Vector-Jacobian product of :func:`softmax` from its saved output s.
 
     ``out_i = s_i (g_i - sum_j g_j s_j)``, i.e. ``J^T g``; the dot product is
-    compensated. `grad_output` and `output` broadcast together.
+    compensated. Where s_j = 0 the Jacobian's row and column j are 0: the result there
+    is 0 and g_j takes no part, even if inf or NaN. `grad_output` and `output`
+    broadcast together.
     """
     return _run("softmax_backward", _rows.softmax_backward,
                 [("grad_output", grad_output), ("output", output)], axis, out)

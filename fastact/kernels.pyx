@@ -462,6 +462,9 @@ cdef void _long_row_backward(bint log, const double* g, const double* y, double*
                        st + 3 * c)
     hi = T.long_reduce(st, chunks, &low)
     free(st)
+    if not log and hi - hi != 0.0:      # an inf or NaN gradient: the serial fallback
+        T.softmax_backward(g, y, out, n)
+        return
     for c in prange(chunks, num_threads=nt, schedule="static"):
         T.chunk_backward(g + c * LONG_ROW, y + c * LONG_ROW, out + c * LONG_ROW,
                          _chunk_len(n, c), hi, low, log)

@@ -506,3 +506,34 @@ def test_long_row_boundaries_backward_in_place(n):
         gi, yi = g.copy(), y.copy()
         assert_array_equal(func(gi, y, out=gi), want)
         assert_array_equal(func(g, yi, out=yi), want)
+
+
+@pytest.mark.parametrize("shape", [(3,), (300,), (4096, 10), (20, 1000), (1, 70_000),
+                                   (2, 70_000)])
+def test_softmax_backward_nonfinite_gradient_where_s_is_zero(shape):
+    # Where s_j = 0 the Jacobian's row and column j are 0: an inf or NaN gradient there
+    # gives 0 at j and leaves the rest as a gradient of 0 there would (no inf * 0 = NaN),
+    # on the slice, short-row, long-row and team paths, fresh and in place.
+    rng = np.random.default_rng(len(shape) * shape[-1])
+    s = fa.softmax(rng.normal(scale=400, size=shape))
+    zero = s == 0
+    assert zero.any() and not zero.all(axis=-1).any()
+    g = rng.normal(size=shape)
+    bad, clean = g.copy(), g.copy()
+    bad[zero] = np.inf
+    bad.reshape(-1, shape[-1])[0, zero.reshape(-1, shape[-1])[0]] = np.nan
+    clean[zero] = 0.0
+    before = fa.kernels._num_threads_setting()
+    try:
+        for n_threads in (1, 2):
+            fa.set_num_threads(n_threads)
+            want = fa.softmax_backward(clean, s)
+            assert not np.isnan(want).any()
+            assert_array_equal(fa.softmax_backward(bad, s), want)
+            gi = bad.copy()
+            assert_array_equal(fa.softmax_backward(gi, s, out=gi), want)
+    finally:
+        fa.set_num_threads(before)
+    # an inf gradient where s_j > 0 still reaches every entry, as in the formula
+    g[..., 0] = np.inf
+    assert not np.isfinite(fa.softmax_backward(g, np.full(shape, 1.0 / shape[-1]))).any()
