@@ -9,8 +9,26 @@ import sys
 import fastact
 
 
+def _positive(text):
+    """A positive whole number, also written as 1e6."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not (v >= 1 and v == int(v)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(v)
+
+
 def _sizes(text):
-    return [int(float(v)) for v in text.split(",")]
+    return [_positive(v) for v in text.split(",")]
+
+
+def _names(text):
+    names = [v.strip() for v in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
+    return names
 
 
 def main(argv=None):
@@ -18,15 +36,15 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="time and check every function against NumPy")
-    bench.add_argument("--functions", type=lambda t: t.split(","), default=fastact.__all__,
+    bench.add_argument("--functions", type=_names, default=fastact.__all__,
                        help="comma-separated names (default: all)")
     bench.add_argument("--sizes", type=_sizes, default=[1000, 100_000, 1_000_000],
                        help="comma-separated element counts (default: 1e3,1e5,1e6)")
-    bench.add_argument("--repeats", type=int, default=5,
+    bench.add_argument("--repeats", type=_positive, default=5,
                        help="interleaved timing rounds; the minimum is reported (default 5)")
     bench.add_argument("--quick", action="store_true",
                        help="sizes 1e3,1e5 and 3 rounds: a few seconds")
-    bench.add_argument("--threads", type=int, default=None,
+    bench.add_argument("--threads", type=_positive, default=None,
                        help="threads per fastact call (default: fastact.get_num_threads())")
     bench.add_argument("--json", action="store_true",
                        help="print the measurements as JSON (the progress bar stays on "

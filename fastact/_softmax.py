@@ -44,8 +44,11 @@ def _as_real(name, value, argname):
 def _axes(name, axis, ndim):
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, (bool, np.bool_)):
-        raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, not bool")
+    parts = axis if isinstance(axis, (tuple, list)) else [axis]
+    for a in parts:
+        if isinstance(a, (bool, np.bool_)) or not hasattr(a, "__index__"):
+            raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, "
+                            f"not {type(a).__name__}")
     return tuple(sorted(normalize_axis_tuple(axis, ndim, "axis")))
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fastact import _bench
 from fastact.__main__ import main
@@ -25,6 +26,16 @@ def test_bench_rejects_unknown_function():
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "unknown function(s): nope" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--sizes", "0"], ["--sizes", "1e3,-5"], ["--sizes", "1.5"],
+                                  ["--repeats", "0"], ["--threads", "0"],
+                                  ["--functions", "relu,"]])
+def test_bench_rejects_bad_arguments(args, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", *args])
+    assert stop.value.code == 2
+    assert f"argument {args[0]}" in capsys.readouterr().err
 
 
 def test_bench_ulp_measure():

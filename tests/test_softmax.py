@@ -224,8 +224,11 @@ def test_errors_leave_out_untouched(func):
         func(x, axis=(0, -3), out=out)
     with pytest.raises(ValueError):
         func(x, axis=(1, 1), out=out)
-    with pytest.raises(TypeError):
-        func(x, axis=1.5, out=out)
+    with pytest.raises(TypeError, match="axis must be an int, a tuple of ints or None, "
+                                        "not float"):
+        func(x, axis=1.0, out=out)
+    with pytest.raises(TypeError, match="not float"):
+        func(x, axis=(0, 1.0), out=out)
     with pytest.raises(TypeError, match="not bool"):
         func(x, axis=True)
     with pytest.raises(TypeError, match="unsupported dtype complex128"):
