@@ -114,6 +114,26 @@ def test_leaky_relu_conventions():
     assert_array_equal(fa.leaky_relu(x=np.array([-1.0]), alpha=0.5), [-0.5])
 
 
+def test_leaky_relu_alpha_per_element():
+    # An alpha that varies along the loop (one per channel, PReLU style) takes its own
+    # path: every element as it comes out with that alpha alone, also strided and in
+    # place, over more than one gathered block (256).
+    x = np.concatenate([RNG.normal(size=997), [0.0, -0.0, np.nan, np.inf, -np.inf]])
+    x = np.tile(x, (3, 1))
+    alpha = RNG.uniform(0.0, 0.5, size=x.shape[-1])
+    g = RNG.normal(size=x.shape)
+    y = fa.leaky_relu(x, alpha)
+    for f, args in ((fa.leaky_relu, (x,)), (fa.leaky_relu_derivative, (x,)),
+                    (fa.leaky_relu_backward, (g, y))):
+        want = np.array([[f(*(a[r, i] for a in args), alpha[i]) for i in range(x.shape[1])]
+                         for r in range(x.shape[0])])
+        assert_array_equal(f(*args, alpha), want)
+        assert_array_equal(f(*(a[:, ::-2] for a in args), alpha[::-2]), want[:, ::-2])
+        first = args[0].copy()
+        assert_array_equal(f(first, *args[1:], alpha, out=first), want)
+    assert_array_equal(fa.leaky_relu(x[0], alpha), np.where(x[0] > 0, x[0], alpha * x[0]))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_backward_is_grad_times_derivative(name):
     x = BODY
