@@ -15,7 +15,7 @@ def _positive(text):
         v = float(text)
     except ValueError:
         v = 0.0
-    if not (v >= 1 and v == int(v)):
+    if not (1 <= v < 2**63 and v == int(v)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(v)
 

@@ -1145,6 +1145,14 @@ cdef inline void _masked_backward_out(const double* g, const double* y, double* 
         out[i] = 0.0 if y[i] == 0.0 else y[i] * ((g[i] - dot) - low)
 
 
+cdef inline void _masked_slice(const double* g, const double* y, double* out,
+                               Py_ssize_t n, int L) noexcept nogil:
+    # A slice whose sum runs over L lanes.
+    cdef double low
+    cdef double dot = _masked_dot_lanes(g, y, n, &low, L)
+    _masked_backward_out(g, y, out, n, dot, low)
+
+
 cdef void _softmax_backward_masked(const double* grad_output,  # IN
                                    const double* output,       # IN
                                    double* out,                # OUT
@@ -1155,17 +1163,16 @@ cdef void _softmax_backward_masked(const double* grad_output,  # IN
     cdef double dot, low
     cdef Py_ssize_t c0 = 0
     if n <= LONG_ROW:
-        dot = _masked_dot_lanes(grad_output, output, n, &low,
-                                SHORT_LANES if n < SHORT else LANES)
-    else:
-        acc[0] = 0.0
-        acc[1] = 0.0
-        while c0 < n:
-            st[0] = _masked_dot_lanes(grad_output + c0, output + c0,
-                                      min(<Py_ssize_t>LONG_ROW, n - c0), &st[1], LANES)
-            _fold_sum_chunk(acc, st)
-            c0 += LONG_ROW
-        dot = _dd_hi(acc[0], acc[1], &low)
+        _masked_slice(grad_output, output, out, n, SHORT_LANES if n < SHORT else LANES)
+        return
+    acc[0] = 0.0
+    acc[1] = 0.0
+    while c0 < n:
+        st[0] = _masked_dot_lanes(grad_output + c0, output + c0,
+                                  min(<Py_ssize_t>LONG_ROW, n - c0), &st[1], LANES)
+        _fold_sum_chunk(acc, st)
+        c0 += LONG_ROW
+    dot = _dd_hi(acc[0], acc[1], &low)
     _masked_backward_out(grad_output, output, out, n, dot, low)
 
 
@@ -1190,18 +1197,6 @@ cdef void log_softmax_backward(const double* grad_output,  # IN
     cdef double total = (_long_reduce_serial(grad_output, output, n, True, &low)
                          if n > LONG_ROW else _sum(grad_output, n))
     _log_softmax_backward_out(grad_output, output, out, n, total)
-
-
-cdef inline void _short_row_masked(const double* g, const double* y, double* out,
-                                    Py_ssize_t n) noexcept nogil:
-    # _softmax_backward_masked for one row of _short_rows_backward, whose sum runs
-    # entry by entry in one lane.
-    cdef double s = 0.0, c = 0.0, low
-    cdef Py_ssize_t i
-    for i in range(n):
-        _masked_product_add(&s, &c, g[i], y[i])
-    s = _dd_hi(s, c, &low)
-    _masked_backward_out(g, y, out, n, s, low)
 
 
 cdef inline void _short_rows_backward(const double* g, const double* y, double* out,
@@ -1238,8 +1233,8 @@ cdef inline void _short_rows_backward(const double* g, const double* y, double* 
             s[r] = _dd_hi(s[r], c[r], &low[r])
         for r in range(w):
             k = (r0 + r) * n
-            if not log and s[r] - s[r] != 0.0:
-                _short_row_masked(g + k, y + k, out + k, n)
+            if not log and s[r] - s[r] != 0.0:     # one lane: this path sums entry by entry
+                _masked_slice(g + k, y + k, out + k, n, 1)
                 continue
             for i in range(n):
                 if log:

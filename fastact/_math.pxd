@@ -177,7 +177,7 @@ cdef extern from *:
     /* With AVX2 and not AVX-512, sigmoid' and tanh' run their divisions (the third of
        their three loops) for one block in the same loop as the exp polynomials of the
        next (_exp_blocks): Zen 4's 4-wide divider then works beside the fma units
-       instead of after them (same bits; tools/ab_kernels.py 1.08-1.11). sigmoid and
+       instead of after them (same bits; tools/ab_kernels.py 1.06-1.11). sigmoid and
        tanh, whose rests hold more arithmetic, measured 0.80-0.84 that way; the
        baseline build 0.98 (no fma), AVX-512 0.86-0.90 (its 8-wide divisions stall the
        fma units they run beside). -DFASTACT_PIPELINE_DIVISION=0/1 overrides. */

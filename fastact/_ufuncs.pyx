@@ -172,6 +172,7 @@ cdef void _varying_alpha(const Kernel* kn, char** args, npy_intp n,
     cdef double ab[BLOCK]
     cdef npy_intp i = 0, j, b
     cdef int na = kn.arrays, o = kn.arrays + 1
+    # The three kernels that take alpha; a new one needs its formula here too.
     cdef int which = (0 if kn.k == <void*>kernels.leaky_relu
                       else 1 if kn.k == <void*>kernels.leaky_relu_derivative else 2)
     while i < n:

@@ -60,9 +60,11 @@ VARIANTS = ("baseline", "avx2", "avx512")     # from lowest to highest
 
 cdef KernelTable* T = NULL
 cdef int _num_threads = 1
-# Set in a child made by fork: GNU OpenMP's thread pool does not survive a fork (a team
-# started there after the parent had one hangs), so the child runs every call on its own
-# thread, as one worker among several should anyway.
+# GNU OpenMP's thread pool does not survive a fork: in a child made by fork after this
+# process (or an ancestor) ran a team, a team hangs. Such a child runs every call on its
+# own thread, as one worker among several should anyway; a child forked before any
+# team (a forkserver that preloads fastact) keeps its threads.
+cdef bint _team_started = False
 cdef bint _fork_child = False
 # Below this many elements per thread, starting a team costs more than it saves.
 # Measured on the 2-core development machine (2 threads vs 1, out= preallocated): at
@@ -163,8 +165,10 @@ def _default_threads():
 
 def set_num_threads(n):
     """Use at most `n` threads per call (an OpenMP limit such as threadpoolctl's also
-    applies, and a process made by fork runs every call on one thread)."""
+    applies, and a process forked after a team ran uses one thread)."""
     global _num_threads
+    if isinstance(n, bool):
+        raise TypeError("set_num_threads: n must be an integer, not bool")
     n = operator.index(n)       # an integer: 1.5 and "2" raise TypeError, as range() does
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
@@ -173,8 +177,8 @@ def set_num_threads(n):
 
 def get_num_threads():
     """The most threads one call will use: set_num_threads / FASTACT_NUM_THREADS,
-    capped by OpenMP's own limit (1 in a build without OpenMP, or in a process made by
-    fork)."""
+    capped by OpenMP's own limit (1 in a build without OpenMP, or in a process forked
+    after a team ran)."""
     if _fork_child:
         return 1
     return min(_num_threads, fastact_omp_max_threads())
@@ -182,7 +186,8 @@ def get_num_threads():
 
 def _after_fork_in_child():
     global _fork_child
-    _fork_child = True
+    if _team_started:
+        _fork_child = True
 
 
 def has_openmp():
@@ -213,6 +218,7 @@ if hasattr(os, "register_at_fork"):
 
 cdef inline int _team(Py_ssize_t work) noexcept nogil:
     # How many threads a call over `work` elements gets; > 1 means the team flag is held.
+    global _team_started
     cdef int nt = _num_threads
     cdef int omp
     if work < 2 * MIN_PER_THREAD or _fork_child:    # the common small call: no OpenMP query
@@ -224,6 +230,7 @@ cdef inline int _team(Py_ssize_t work) noexcept nogil:
         nt = <int>(work // MIN_PER_THREAD)
     if nt <= 1 or not fastact_try_team():
         return 1
+    _team_started = True
     return nt
 
 

@@ -116,6 +116,8 @@ def test_variant_block_edges(variant, n):
     for f in (fa.sigmoid, fa.tanh, fa.sigmoid_derivative, fa.tanh_derivative):
         alone = np.array([f(x[i:i + 1])[0] for i in range(n)])
         assert_array_equal(f(x), alone)
+        y = x.copy()
+        assert_array_equal(f(y, out=y), alone)
 
 
 def test_variants_agree():
@@ -198,7 +200,7 @@ def test_environment_variables():
 
 
 def test_num_threads_arguments(threads):
-    for bad in (1.5, "2", None):
+    for bad in (1.5, "2", None, True):
         with pytest.raises(TypeError):
             fa.set_num_threads(bad)
     with pytest.raises(ValueError, match="n must be >= 1"):
@@ -237,6 +239,24 @@ def test_fork_child_runs_on_one_thread():
     status, parent = proc.stdout.split()
     assert status == "0"
     assert int(parent) == min(2, kernels._omp_max_threads())
+    # forked before any team ran (a forkserver that preloads fastact): threads stay
+    code = (
+        "import os, numpy as np, fastact as fa\n"
+        "fa.set_num_threads(2)\n"
+        "x = np.linspace(-9, 9, 1000)\n"
+        "fa.tanh(x)\n"                            # too small for a team
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    n = fa.get_num_threads()\n"
+        "    fa.tanh(np.linspace(-9, 9, 300_000))\n"
+        "    os._exit(n)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print(os.waitstatus_to_exitcode(status))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(__file__))
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == min(2, kernels._omp_max_threads())
 
 
 def test_show_config(capsys):

@@ -29,7 +29,8 @@ def test_bench_rejects_unknown_function():
 
 
 @pytest.mark.parametrize("args", [["--sizes", "0"], ["--sizes", "1e3,-5"], ["--sizes", "1.5"],
-                                  ["--repeats", "0"], ["--threads", "0"],
+                                  ["--repeats", "0"], ["--repeats", "inf"],
+                                  ["--sizes", "1e400"], ["--threads", "0"],
                                   ["--functions", "relu,"]])
 def test_bench_rejects_bad_arguments(args, capsys):
     with pytest.raises(SystemExit) as stop:
