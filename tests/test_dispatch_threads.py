@@ -214,49 +214,46 @@ def test_num_threads_arguments(threads):
     assert int(out) == 2**31 - 1
 
 
+# Forks a child after `before` (run with 2 threads); the child runs `child`, which sets
+# `ok`, and exits with it; prints the child's exit code and the parent's thread count.
+_FORK = """
+import os, warnings, numpy as np, fastact as fa
+warnings.simplefilter("ignore", DeprecationWarning)     # fork with threads running
+fa.set_num_threads(2)
+x = np.linspace(-9, 9, 300_000)
+{before}
+pid = os.fork()
+if pid == 0:
+    {child}
+    os._exit(int(ok))
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), fa.get_num_threads())
+"""
+
+
+def _fork(before, child):
+    # In a subprocess, so that a hang ends at the timeout.
+    proc = subprocess.run([sys.executable, "-c", _FORK.format(before=before, child=child)],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(__file__))
+    assert proc.returncode == 0, proc.stderr
+    status, parent = proc.stdout.split()
+    assert int(parent) == min(2, kernels._omp_max_threads())
+    return int(status)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
 def test_fork_child_runs_on_one_thread():
     # GNU OpenMP's pool does not survive a fork: a team started in the child after the
-    # parent had one hung. The child runs every call on its own thread; the parent keeps
-    # its threads. Run in a subprocess, so that a hang ends at the timeout.
-    code = (
-        "import os, warnings, numpy as np, fastact as fa\n"
-        "warnings.simplefilter('ignore', DeprecationWarning)\n"  # fork with threads
-        "fa.set_num_threads(2)\n"
-        "x = np.linspace(-9, 9, 300_000)\n"
-        "want = [fa.tanh(x), fa.softmax(x), fa.softmax(x.reshape(100, -1))]\n"
-        "pid = os.fork()\n"
-        "if pid == 0:\n"
-        "    got = [fa.tanh(x), fa.softmax(x), fa.softmax(x.reshape(100, -1))]\n"
-        "    same = all(np.array_equal(a, b) for a, b in zip(got, want))\n"
-        "    os._exit(0 if same and fa.get_num_threads() == 1 else 3)\n"
-        "_, status = os.waitpid(pid, 0)\n"
-        "print(os.waitstatus_to_exitcode(status), fa.get_num_threads())\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=os.path.dirname(__file__))
-    assert proc.returncode == 0, proc.stderr
-    status, parent = proc.stdout.split()
-    assert status == "0"
-    assert int(parent) == min(2, kernels._omp_max_threads())
+    # parent had one hung. Such a child runs every call on its own thread, with the same
+    # results; the parent keeps its threads.
+    calls = "[fa.tanh(x), fa.softmax(x), fa.softmax(x.reshape(100, -1))]"
+    child = (f"got = {calls}; ok = fa.get_num_threads() == 1 and "
+             "all(np.array_equal(a, b) for a, b in zip(got, want))")
+    assert _fork(f"want = {calls}", child) == 1
     # forked before any team ran (a forkserver that preloads fastact): threads stay
-    code = (
-        "import os, numpy as np, fastact as fa\n"
-        "fa.set_num_threads(2)\n"
-        "x = np.linspace(-9, 9, 1000)\n"
-        "fa.tanh(x)\n"                            # too small for a team
-        "pid = os.fork()\n"
-        "if pid == 0:\n"
-        "    n = fa.get_num_threads()\n"
-        "    fa.tanh(np.linspace(-9, 9, 300_000))\n"
-        "    os._exit(n)\n"
-        "_, status = os.waitpid(pid, 0)\n"
-        "print(os.waitstatus_to_exitcode(status))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=os.path.dirname(__file__))
-    assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout) == min(2, kernels._omp_max_threads())
+    child = "ok = fa.get_num_threads(); fa.tanh(x)"
+    assert _fork("fa.tanh(x[:1000])", child) == min(2, kernels._omp_max_threads())
 
 
 def test_show_config(capsys):
