@@ -38,6 +38,21 @@ from fastact.kernels import set_num_threads as set_num_threads
 
 __version__ = "0.1.0"
 
+
+def _warn_about_environment():
+    import warnings
+
+    from fastact import kernels
+
+    for message in kernels._import_warnings:
+        # stacklevel 3: past this function and the package's own frame, importlib's
+        # frames skipped, to the line that imported fastact
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    kernels._import_warnings.clear()
+
+
+_warn_about_environment()
+
 __all__ = [
     "sigmoid",
     "tanh",

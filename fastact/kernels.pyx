@@ -14,7 +14,6 @@ which keeps several Python threads from oversubscribing the cores.
 
 import operator
 import os
-import warnings
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
@@ -117,15 +116,20 @@ def _use_variant(str name):
     variant = name
 
 
+# Warnings about the environment variables, raised by fastact/__init__.py once the
+# import is done, so that they point at the user's `import fastact` rather than at
+# importlib (this module's own code has no Python frame).
+_import_warnings = []
+
+
 def _choose():
     available = supported_variants()
     wanted = os.environ.get("FASTACT_ISA", "").strip().lower()
     if wanted and wanted not in VARIANTS:
-        warnings.warn(f"FASTACT_ISA={wanted!r} is not one of {VARIANTS}; ignored",
-                      RuntimeWarning, stacklevel=2)
+        _import_warnings.append(f"FASTACT_ISA={wanted!r} is not one of {VARIANTS}; ignored")
     elif wanted and wanted not in available:
-        warnings.warn(f"FASTACT_ISA={wanted!r} is not supported by this CPU or build; "
-                      f"using {available[len(available) - 1]!r}", RuntimeWarning, stacklevel=2)
+        _import_warnings.append(f"FASTACT_ISA={wanted!r} is not supported by this CPU or "
+                                f"build; using {available[len(available) - 1]!r}")
     elif wanted:
         return wanted
     return available[len(available) - 1]
@@ -155,8 +159,8 @@ def _default_threads():
             n = 0
         if n >= 1:
             return min(n, _INT_MAX)
-        warnings.warn(f"FASTACT_NUM_THREADS={env!r} is not a positive integer; ignored",
-                      RuntimeWarning, stacklevel=2)
+        _import_warnings.append(f"FASTACT_NUM_THREADS={env!r} is not a positive integer; "
+                                "ignored")
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:

@@ -197,6 +197,9 @@ def test_environment_variables():
     proc = _run("import fastact; print(fastact.kernels.variant)", FASTACT_ISA="sse9")
     assert proc.stdout.strip() == VARIANTS[-1]
     assert "FASTACT_ISA='sse9' is not one of" in proc.stderr
+    assert "<string>:1: RuntimeWarning" in proc.stderr     # at the import, not importlib
+    proc = _run("import fastact", FASTACT_NUM_THREADS="abc")
+    assert "<string>:1: RuntimeWarning: FASTACT_NUM_THREADS='abc'" in proc.stderr
 
 
 def test_num_threads_arguments(threads):
