@@ -59,12 +59,18 @@ VARIANTS = ("baseline", "avx2", "avx512")     # from lowest to highest
 
 cdef KernelTable* T = NULL
 cdef int _num_threads = 1
-# GNU OpenMP's thread pool does not survive a fork: in a child made by fork after this
-# process (or an ancestor) ran a team, a team hangs. Such a child runs every call on its
-# own thread, as one worker among several should anyway; a child forked before any
-# team (a forkserver that preloads fastact) keeps its threads.
+# GNU OpenMP's thread pool does not survive a fork: in a child made by fork after a team
+# ran on the same runtime (fastact's, or another library's), a team hangs. So a child
+# made by fork runs every call on its own thread, as one worker among several should
+# anyway: for good when fastact had run a team before the fork (FORKED_AFTER_TEAM);
+# otherwise until the child calls set_num_threads (FORKED), since fastact cannot see
+# another library's teams.
+cdef enum ForkState:
+    NOT_FORKED
+    FORKED
+    FORKED_AFTER_TEAM
 cdef bint _team_started = False
-cdef bint _fork_child = False
+cdef ForkState _fork_state = NOT_FORKED
 # Below this many elements per thread, starting a team costs more than it saves.
 # Measured on the 2-core development machine (2 threads vs 1, out= preallocated): at
 # 2 x 16384 elements sigmoid runs 1.65x and softmax (rows of 100) 1.72x faster, at
@@ -169,29 +175,31 @@ def _default_threads():
 
 def set_num_threads(n):
     """Use at most `n` threads per call (an OpenMP limit such as threadpoolctl's also
-    applies, and a process forked after a team ran uses one thread)."""
-    global _num_threads
+    applies). A process made by fork uses one thread until it calls this, and for good
+    if fastact ran a team before the fork."""
+    global _num_threads, _fork_state
     if isinstance(n, bool):
         raise TypeError("set_num_threads: n must be an integer, not bool")
     n = operator.index(n)       # an integer: 1.5 and "2" raise TypeError, as range() does
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
     _num_threads = min(n, _INT_MAX)
+    if _fork_state == FORKED:
+        _fork_state = NOT_FORKED
 
 
 def get_num_threads():
     """The most threads one call will use: set_num_threads / FASTACT_NUM_THREADS,
-    capped by OpenMP's own limit (1 in a build without OpenMP, or in a process forked
-    after a team ran)."""
-    if _fork_child:
+    capped by OpenMP's own limit (1 in a build without OpenMP, or in a process made by
+    fork: see set_num_threads)."""
+    if _fork_state != NOT_FORKED:
         return 1
     return min(_num_threads, fastact_omp_max_threads())
 
 
 def _after_fork_in_child():
-    global _fork_child
-    if _team_started:
-        _fork_child = True
+    global _fork_state
+    _fork_state = FORKED_AFTER_TEAM if _team_started else FORKED
 
 
 def has_openmp():
@@ -225,7 +233,7 @@ cdef inline int _team(Py_ssize_t work) noexcept nogil:
     global _team_started
     cdef int nt = _num_threads
     cdef int omp
-    if work < 2 * MIN_PER_THREAD or _fork_child:    # the common small call: no OpenMP query
+    if work < 2 * MIN_PER_THREAD or _fork_state != NOT_FORKED:    # small or forked: 1
         return 1
     omp = fastact_omp_max_threads()
     if omp < nt:
