@@ -91,7 +91,8 @@ cdef inline double _finish_stage(double x, double s, ExpFunction* f) noexcept no
 
 cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
                              ExpFunction* f) noexcept nogil:
-    # out may be x: each block reads x[i + j] before it writes out[i + j].
+    # out may be x: each block reads x[i + j] before it writes out[i + j] (pipelined, a
+    # block is written in the next block's loop, after that block's x was read).
     cdef double buf[2][BLOCK]
     cdef double r_lo[BLOCK]
     cdef unsigned long long kb[BLOCK]
