@@ -1095,15 +1095,21 @@ cdef void chunk_backward(const double* g, const double* y,  # IN, one chunk
 
 
 cdef inline double _long_reduce_serial(const double* g, const double* y, Py_ssize_t n,
-                                       bint log, double* low) noexcept nogil:
+                                       bint log, double* low, bint masked) noexcept nogil:
+    # The chunks' sums folded in order, as the team folds them; `masked` (a constant at
+    # each call site): softmax_backward's fallback (see _masked_product_add).
     cdef double st[2]
     cdef double acc[2]
-    cdef double hi
     cdef Py_ssize_t c0 = 0
+    cdef Py_ssize_t m
     acc[0] = 0.0
     acc[1] = 0.0
     while c0 < n:
-        chunk_reduce(g + c0, y + c0, min(<Py_ssize_t>LONG_ROW, n - c0), log, st)
+        m = min(<Py_ssize_t>LONG_ROW, n - c0)
+        if masked:
+            st[0] = _masked_dot_lanes(g + c0, y + c0, m, &st[1], LANES)
+        else:
+            chunk_reduce(g + c0, y + c0, m, log, st)
         _fold_sum_chunk(acc, st)
         c0 += LONG_ROW
     return _dd_hi(acc[0], acc[1], low)
@@ -1158,22 +1164,12 @@ cdef void _softmax_backward_masked(const double* grad_output,  # IN
                                    const double* output,       # IN
                                    double* out,                # OUT
                                    Py_ssize_t n) noexcept nogil:
-    # Long rows chunk by chunk, as _long_reduce_serial and the team take them.
-    cdef double st[2]
-    cdef double acc[2]
+    # Long rows chunk by chunk, as the team takes them.
     cdef double dot, low
-    cdef Py_ssize_t c0 = 0
     if n <= LONG_ROW:
         _masked_slice(grad_output, output, out, n, SHORT_LANES if n < SHORT else LANES)
         return
-    acc[0] = 0.0
-    acc[1] = 0.0
-    while c0 < n:
-        st[0] = _masked_dot_lanes(grad_output + c0, output + c0,
-                                  min(<Py_ssize_t>LONG_ROW, n - c0), &st[1], LANES)
-        _fold_sum_chunk(acc, st)
-        c0 += LONG_ROW
-    dot = _dd_hi(acc[0], acc[1], &low)
+    dot = _long_reduce_serial(grad_output, output, n, False, &low, True)
     _masked_backward_out(grad_output, output, out, n, dot, low)
 
 
@@ -1182,7 +1178,7 @@ cdef void softmax_backward(const double* grad_output,  # IN
                            double* out,                # OUT
                            Py_ssize_t n) noexcept nogil:
     cdef double low
-    cdef double dot = (_long_reduce_serial(grad_output, output, n, False, &low)
+    cdef double dot = (_long_reduce_serial(grad_output, output, n, False, &low, False)
                        if n > LONG_ROW else _dot(grad_output, output, n, &low))
     if dot - dot != 0.0:        # an inf or NaN gradient (or output)
         _softmax_backward_masked(grad_output, output, out, n)
@@ -1195,7 +1191,7 @@ cdef void log_softmax_backward(const double* grad_output,  # IN
                                double* out,                # OUT
                                Py_ssize_t n) noexcept nogil:
     cdef double low
-    cdef double total = (_long_reduce_serial(grad_output, output, n, True, &low)
+    cdef double total = (_long_reduce_serial(grad_output, output, n, True, &low, False)
                          if n > LONG_ROW else _sum(grad_output, n))
     _log_softmax_backward_out(grad_output, output, out, n, total)
 

@@ -17,6 +17,7 @@ import os
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
+from libc.limits cimport INT_MAX
 from libc.math cimport log1p
 from libc.stdlib cimport free, malloc
 
@@ -153,9 +154,6 @@ def variant_flags(name):
 
 # ---------------------------------------------------------------- threads
 
-cdef int _INT_MAX = 2147483647
-
-
 def _default_threads():
     env = os.environ.get("FASTACT_NUM_THREADS", "").strip()
     if env:
@@ -164,7 +162,7 @@ def _default_threads():
         except ValueError:
             n = 0
         if n >= 1:
-            return min(n, _INT_MAX)
+            return min(n, INT_MAX)
         _import_warnings.append(f"FASTACT_NUM_THREADS={env!r} is not a positive integer; "
                                 "ignored")
     try:
@@ -183,7 +181,7 @@ def set_num_threads(n):
     n = operator.index(n)       # an integer: 1.5 and "2" raise TypeError, as range() does
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _num_threads = min(n, _INT_MAX)
+    _num_threads = min(n, INT_MAX)
     if _fork_state == FORKED:
         _fork_state = NOT_FORKED
 

@@ -16,3 +16,11 @@ def pytest_configure(config):
             '(pip install ".[test]") and run pytest from an environment where the '
             "installed package comes first"
         )
+
+
+@pytest.fixture
+def threads():
+    """Restores fastact's thread setting after a test that changes it."""
+    before = fastact.kernels._num_threads_setting()
+    yield
+    fastact.set_num_threads(before)

@@ -29,13 +29,6 @@ def variant(request):
     kernels._use_variant(before)
 
 
-@pytest.fixture
-def threads():
-    before = kernels._num_threads_setting()
-    yield
-    fa.set_num_threads(before)
-
-
 def test_best_variant_is_default():
     if not os.environ.get("FASTACT_ISA"):
         assert kernels.variant == VARIANTS[-1]

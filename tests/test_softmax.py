@@ -400,7 +400,7 @@ def test_long_rows_ulp(case):
 
 
 @pytest.mark.parametrize("special", ["nan", "pos_inf", "inf_chunk", "all_inf"])
-def test_long_rows_special_values(special):
+def test_long_rows_special_values(special, threads):
     # The chunk maxima are folded into the row's kind: a NaN anywhere, +inf entries in two
     # chunks, a chunk of -inf among finite ones, a row of -inf; on one thread and on two.
     x = np.random.default_rng(24).normal(size=100_000)
@@ -412,14 +412,10 @@ def test_long_rows_special_values(special):
         x[32_768:65_536] = -np.inf
     else:
         x[:] = -np.inf
-    before = fa.get_num_threads()
-    try:
-        results = []
-        for nt in (1, 2):
-            fa.set_num_threads(nt)
-            results.append((fa.softmax(x), fa.log_softmax(x)))
-    finally:
-        fa.set_num_threads(before)
+    results = []
+    for nt in (1, 2):
+        fa.set_num_threads(nt)
+        results.append((fa.softmax(x), fa.log_softmax(x)))
     (s, ls), (s2, ls2) = results
     assert_array_equal(s, s2)
     assert_array_equal(ls, ls2)
@@ -513,7 +509,7 @@ def test_long_row_boundaries_backward_in_place(n):
 
 @pytest.mark.parametrize("shape", [(3,), (300,), (4096, 10), (20, 1000), (1, 70_000),
                                    (2, 70_000)])
-def test_softmax_backward_nonfinite_gradient_where_s_is_zero(shape):
+def test_softmax_backward_nonfinite_gradient_where_s_is_zero(shape, threads):
     # Where s_j = 0 the Jacobian's row and column j are 0: an inf or NaN gradient there
     # gives 0 at j and leaves the rest as a gradient of 0 there would (no inf * 0 = NaN),
     # on the slice, short-row, long-row and team paths, fresh and in place.
@@ -526,17 +522,13 @@ def test_softmax_backward_nonfinite_gradient_where_s_is_zero(shape):
     bad[zero] = np.inf
     bad.reshape(-1, shape[-1])[0, zero.reshape(-1, shape[-1])[0]] = np.nan
     clean[zero] = 0.0
-    before = fa.kernels._num_threads_setting()
-    try:
-        for n_threads in (1, 2):
-            fa.set_num_threads(n_threads)
-            want = fa.softmax_backward(clean, s)
-            assert not np.isnan(want).any()
-            assert_array_equal(fa.softmax_backward(bad, s), want)
-            gi = bad.copy()
-            assert_array_equal(fa.softmax_backward(gi, s, out=gi), want)
-    finally:
-        fa.set_num_threads(before)
+    for n_threads in (1, 2):
+        fa.set_num_threads(n_threads)
+        want = fa.softmax_backward(clean, s)
+        assert not np.isnan(want).any()
+        assert_array_equal(fa.softmax_backward(bad, s), want)
+        gi = bad.copy()
+        assert_array_equal(fa.softmax_backward(gi, s, out=gi), want)
     # an inf gradient where s_j > 0 still reaches every entry, as in the formula
     g[..., 0] = np.inf
     assert not np.isfinite(fa.softmax_backward(g, np.full(shape, 1.0 / shape[-1]))).any()
