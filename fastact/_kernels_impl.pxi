@@ -22,7 +22,8 @@ from fastact._math cimport (
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
     exp_units_term, exp_units_reduce, exp_units_finish, vexp, vlog1p, _TERM_MIN,
     _TWO_P128, _WIDE_VECTORS, _PIPELINE_DIVISION, _exp_scaled, _exp_reduce_bits,
-    _exp_finish, vexp_reduce, vexp_finish,
+    _exp_finish, vexp_reduce, vexp_finish, _TABLE_EXP, exp_neg_block, _EXP_MIN,
+    _D_TANH_ARG_MIN,
 )
 
 
@@ -39,7 +40,10 @@ from fastact._math cimport (
 # 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.17-1.27
 # on the baseline build and 1.10-1.19 on AVX2. How many loops each instruction set takes:
 # _WIDE_VECTORS (_math.pxd); on AVX2 the derivatives' third loop (the division) runs a
-# block behind, inside the next block's second (_PIPELINE_DIVISION). The softmax
+# block behind, inside the next block's second (_PIPELINE_DIVISION). With AVX-512 all four
+# take two loops, the first the table exp (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py
+# against the polynomial: sigmoid 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid'
+# 0.99-1.03 with one loop before). The softmax
 # family's terms and sums (_add_terms) and log_softmax_backward's e^y
 # (_log_softmax_backward_out) are split the same way.
 
@@ -78,6 +82,15 @@ cdef inline double _exp_arg(double x, ExpFunction* f) noexcept nogil:
         return d_tanh_arg(x)
 
 
+cdef inline double _arg_scale(ExpFunction* f) noexcept nogil:
+    # c and lo of _exp_arg = max(-c|x|, lo), for exp_neg_block (the _arg helpers).
+    return 2.0 if ExpFunction is Tanh or ExpFunction is TanhDerivative else 1.0
+
+
+cdef inline double _arg_min(ExpFunction* f) noexcept nogil:
+    return _D_TANH_ARG_MIN if ExpFunction is TanhDerivative else _EXP_MIN
+
+
 cdef inline double _finish_stage(double x, double s, ExpFunction* f) noexcept nogil:
     if ExpFunction is Sigmoid:
         return f_sigmoid(x, s)
@@ -103,7 +116,9 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
     cdef bint accurate = ExpFunction is Sigmoid     # see f_sigmoid
     cdef bint pipelined = False
     cdef int loops = 3
-    if _WIDE_VECTORS:
+    if _TABLE_EXP:
+        loops = 2
+    elif _WIDE_VECTORS:
         if ExpFunction is Sigmoid or ExpFunction is Tanh:
             loops = 2
         else:
@@ -116,7 +131,9 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
         return
     while i < n:
         m = n - i if n - i < BLOCK else BLOCK
-        if loops == 2:
+        if loops == 2 and _TABLE_EXP:
+            exp_neg_block(x + i, s, m, _arg_scale(f), _arg_min(f))
+        elif loops == 2:
             for j in range(m):
                 s[j] = _exp_scaled(_exp_arg(x[i + j], f), 1151, accurate)
         else:

@@ -5,7 +5,9 @@
 # Everything is branchless and calls no libm function, so that GCC vectorizes the loops
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
 # polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
-# selects replace branches.
+# selects replace branches. One exception, in C intrinsics: with AVX-512 the elementwise
+# kernels' exp looks 2^(j/16) up in a 16-entry table held in registers (exp_neg_block),
+# which GCC's vectorizer cannot express.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
@@ -56,6 +58,8 @@ cdef extern from *:
     /* the softmax family's terms: e^(x - m) is taken as 0 below this (n terms of
        e^-790 < 2^-1139 cannot add up to a subnormal's half ulp) */
     static const double fastact_TERM_MIN = -790.0;
+    /* d_tanh's argument -2|x| is clamped here, below 4t's underflow */
+    static const double fastact_D_TANH_ARG_MIN = -760.0;
     /* e^r = 1 + r + r^2 G(r) on |r| <= ln2/2 (tools/fit_polynomials.py) */
     static const double fastact_G0 = 0.5000000000000001;
     static const double fastact_G1 = 0.16666666666666669;
@@ -101,6 +105,7 @@ cdef extern from *:
     const double _SIG_C0 "fastact_SIG_C0"
     const double _SIG_C1 "fastact_SIG_C1"
     const double _TERM_MIN "fastact_TERM_MIN"
+    const double _D_TANH_ARG_MIN "fastact_D_TANH_ARG_MIN"
     const double _G0 "fastact_G0"
     const double _G1 "fastact_G1"
     const double _G2 "fastact_G2"
@@ -160,7 +165,9 @@ cdef extern from *:
        flight: two for sigmoid and tanh (three measured 0.93-1.01 against two), one for
        the derivatives, whose rest is short (two measured 0.92-1.05 against one, three
        0.92-0.94), two for softmax (blocks of 512), one for log_softmax and
-       log_softmax_backward (tools/ab_kernels.py). -DFASTACT_WIDE_VECTORS=0/1 overrides. */
+       log_softmax_backward (tools/ab_kernels.py). The elementwise choices apply when
+       FASTACT_TABLE_EXP is 0: with the table exp every AVX-512 elementwise kernel takes
+       two loops. -DFASTACT_WIDE_VECTORS=0/1 overrides. */
     #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
     #define FASTACT_WIDE_VECTORS 1
@@ -286,6 +293,112 @@ cdef inline double _exp_scaled(double x, unsigned long long biased,
     return _exp_finish(r, r_lo, kb, biased, accurate)
 
 
+cdef extern from *:
+    """
+    /* With AVX-512, the elementwise exp-based kernels take s = e^a 2^128 from a table:
+       a = (16k + j) ln2/16 + r with |r| <= ln2/32, e^a = 2^k 2^(j/16) e^r, and
+       e^r = 1 + r + r^2 H(r) of degree 7, 5 multiply-adds for the Cody-Waite
+       polynomial's 9 (fastact_H0..H5 below; tools/fit_polynomials.py). The 16 entries
+       of 2^(j/16) sit in two zmm registers, so the lookup is one two-source permute
+       (vpermt2pd) on the shifter's low bits: GCC's vectorizer cannot express it (it
+       emulated a gather with scalar loads, 0.68 ns per exp against the polynomial's
+       0.60 and the permute's 0.44 in a micro-benchmark), hence intrinsics here. The
+       result is T_j (1 + p), p = r + r^2 H(r) + tail_j, tail_j the rounding error of
+       T_j relative to T_j: within 0.54 ulp (measured on 4e6 arguments against long
+       double expl: the last fma's half ulp and a little), so every function takes it (sigmoid needs it, see f_sigmoid; without
+       the tail, tanh' and sigmoid' reached 2.9 and 3.0 ulp instead of 2.4, for 4-9 %
+       more speed). No r_lo is needed: with |r| <= ln2/32 the rounding of r is below
+       2^-59.
+       Subnormals cannot occur: the arguments (-c|x| clamped at lo <= -746 and >= -760,
+       the _arg helpers) keep 2^(k + 128) normal. Elsewhere the macro is 0 and the
+       kernels keep _exp_scaled. The softmax family keeps it too: its terms from the
+       table, then a pass storing them and leaving out the maximal entries, measured
+       0.84-0.94 against its one fused loop. -DFASTACT_TABLE_EXP=0 overrides. */
+    #ifndef FASTACT_TABLE_EXP
+    #if defined(__AVX512F__)
+    #define FASTACT_TABLE_EXP 1
+    #else
+    #define FASTACT_TABLE_EXP 0
+    #endif
+    #endif
+    #if FASTACT_TABLE_EXP
+    #include <immintrin.h>
+    /* 2^(j/16) rounded to double, and (2^(j/16) - that) / that */
+    static const double fastact_EXP2_16THS[16] = {
+        1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916,
+        1.189207115002721, 1.241857812073484, 1.2968395546510096, 1.3542555469368927,
+        1.4142135623730951, 1.4768261459394993, 1.5422108254079407, 1.6104903319492543,
+        1.681792830507429, 1.7562521603732995, 1.8340080864093424, 1.9152065613971474};
+    static const double fastact_EXP2_16THS_TAIL[16] = {
+        0.0, 8.189317638195515e-17, -2.7939114859515733e-17, 7.826573258636076e-17,
+        3.3484623336251524e-17, 3.750854201303127e-17, 1.9572585293112036e-17,
+        5.68648095791174e-17, -6.835808657661922e-17, -2.3591094770850053e-17,
+        5.1548301170786783e-17, 1.5341410053603723e-17, 4.875160526227062e-17,
+        1.685487290628973e-17, 1.790126907604513e-17, -5.545065618639427e-17};
+    static const double fastact_H0 = 0.5000000000000001, fastact_H1 = 0.16666666666666669,
+        fastact_H2 = 0.041666666663595475, fastact_H3 = 0.00833333333299209,
+        fastact_H4 = 0.0013889063440655327, fastact_H5 = 0.0001984146378747018;
+
+    static inline __m512d fastact_exp_table8(__m512d a, const __m512d* table) {
+        /* e^a 2^128 for 8 arguments a in [-760, 0] (or NaN); table: the two tables
+           above, 8 entries per register. */
+        const __m512d shift = _mm512_set1_pd(fastact_SHIFT);
+        __m512d b = _mm512_fmadd_pd(a, _mm512_set1_pd(16 * fastact_INV_LN2), shift);
+        __m512i bits = _mm512_castpd_si512(b);      /* 16k + j in the low bits */
+        __m512d kj = _mm512_sub_pd(b, shift);
+        /* kj ln2/16 = kj (HI + LO) / 16: a - kj HI / 16 is exact (an fma), r rounds once */
+        __m512d r = _mm512_fnmadd_pd(kj, _mm512_set1_pd(fastact_LN2_HI / 16), a);
+        r = _mm512_fnmadd_pd(kj, _mm512_set1_pd(fastact_LN2_LO / 16), r);
+        __m512d h = _mm512_fmadd_pd(_mm512_set1_pd(fastact_H5), r, _mm512_set1_pd(fastact_H4));
+        h = _mm512_fmadd_pd(h, r, _mm512_set1_pd(fastact_H3));
+        h = _mm512_fmadd_pd(h, r, _mm512_set1_pd(fastact_H2));
+        h = _mm512_fmadd_pd(h, r, _mm512_set1_pd(fastact_H1));
+        h = _mm512_fmadd_pd(h, r, _mm512_set1_pd(fastact_H0));
+        __m512d r2 = _mm512_mul_pd(r, r);
+        /* vpermt2pd reads the low 4 bits: j */
+        __m512d p = _mm512_add_pd(r, _mm512_fmadd_pd(
+            r2, h, _mm512_permutex2var_pd(table[2], bits, table[3])));
+        /* 2^(k + 128) onto T_j's exponent field: bits 4..15 of `bits` are k, two's
+           complement, and the adds wrap modulo 2^64 */
+        __m512i scale = _mm512_slli_epi64(_mm512_add_epi64(_mm512_srli_epi64(bits, 4),
+                                                           _mm512_set1_epi64(128)), 52);
+        __m512d t = _mm512_castsi512_pd(_mm512_add_epi64(
+            _mm512_castpd_si512(_mm512_permutex2var_pd(table[0], bits, table[1])), scale));
+        return _mm512_fmadd_pd(t, p, t);
+    }
+
+    static inline void fastact_exp_neg_block(const double* x, double* s, Py_ssize_t n,
+                                             double c, double lo) {
+        /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
+           argument of the activation's _arg helper (_kernels_impl.pxi passes c, lo). */
+        __m512d table[4] = {
+            _mm512_loadu_pd(fastact_EXP2_16THS), _mm512_loadu_pd(fastact_EXP2_16THS + 8),
+            _mm512_loadu_pd(fastact_EXP2_16THS_TAIL),
+            _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8)};
+        const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
+        Py_ssize_t j = 0;
+        __mmask8 m;
+        /* max_pd returns its second operand where either is NaN */
+        for (; j + 8 <= n; j += 8) {
+            __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_loadu_pd(x + j)));
+            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table));
+        }
+        if (j < n) {        /* the last n - j < 8 */
+            m = (__mmask8)((1u << (n - j)) - 1);
+            __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_maskz_loadu_pd(m, x + j)));
+            _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table));
+        }
+    }
+    #else
+    /* Not called: the kernels test FASTACT_TABLE_EXP first. */
+    #define fastact_exp_neg_block(x, s, n, c, lo) ((void)0)
+    #endif
+    """
+    const bint _TABLE_EXP "FASTACT_TABLE_EXP"
+    void exp_neg_block "fastact_exp_neg_block"(const double* x, double* s, Py_ssize_t n,
+                                               double c, double lo) noexcept nogil
+
+
 cdef inline double _scale(double p, double k) noexcept nogil:
     # p * 2^k in two steps (each factor a normal power of two), so a subnormal result is
     # rounded once, at the last multiplication.
@@ -403,7 +516,7 @@ cdef inline double d_tanh_arg(double x) noexcept nogil:
     # d_tanh's s = e^-2|x| 2^128: exact but for p's rounding (2^(k + 128) is normal for
     # k >= -1096, where 2^(k + 64) was not: tanh' gave NaN for |x| in [376.9, 377.9]).
     cdef double a = -2.0 * fabs(x)
-    return -760.0 if a < -760.0 else a      # also below 4t's underflow
+    return _D_TANH_ARG_MIN if a < _D_TANH_ARG_MIN else a
 
 
 cdef inline double d_tanh(double x, double s) noexcept nogil:

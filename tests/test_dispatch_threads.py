@@ -54,6 +54,22 @@ def test_variant_accuracy_dense(variant, name):
     assert err[i] <= BOUNDS[name], f"{variant} {name}: {err[i]:.2f} ulp at x = {x[i]!r}"
 
 
+@pytest.mark.skipif(not LONG_DOUBLE_OK, reason="needs an 80-bit (or wider) long double")
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_variant_exp_reduction_edges(variant, name):
+    # Where the exp's reduction switches its integer, a = (n + 1/2) ln2/16 (the AVX-512
+    # table's index and |r| at its largest; every other 8th the Cody-Waite k of the
+    # other variants): the points and their neighbours, a from 0 down to -760, both signs.
+    c = 2.0 if name.startswith("tanh") else 1.0
+    a = (np.arange(0, 17_600) + 0.5) * (np.log(2) / 16) / c
+    a = a[a * c <= 760]
+    x = np.concatenate([a, np.nextafter(a, 0), np.nextafter(a, np.inf)])
+    x = np.r_[x, -x]
+    err = ld_ulp_errors(getattr(fa, name)(x), ld_reference(name, x))
+    i = int(np.argmax(err))
+    assert err[i] <= BOUNDS[name], f"{variant} {name}: {err[i]:.2f} ulp at x = {x[i]!r}"
+
+
 def test_variant_softmax_backward_huge_gradient(variant):
     # The baseline build splits factors for its exact products (no fma): a gradient
     # above 2^996 overflowed the split and gave NaN on that variant alone.
@@ -131,8 +147,8 @@ def test_variants_agree():
     base = results["baseline"]
     for v, got in results.items():
         for a, b in zip(got, base):
-            # variants differ only by fused multiply-adds and AVX2's polynomial order
-            # (_math.pxd): within 2 ulp of each other
+            # variants differ by fused multiply-adds, AVX2's polynomial order and
+            # AVX-512's table exp (_math.pxd): within 2 ulp of each other
             np.testing.assert_array_max_ulp(a, b, maxulp=2)
 
 

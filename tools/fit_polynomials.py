@@ -2,6 +2,8 @@
 
 - exp: e^r = 1 + r + r^2 G(r) on |r| <= ln2/2, G of degree 9 (total degree 11); the
   exact 1 + r keeps small arguments exact.
+- the AVX-512 table exp: e^r = 1 + r + r^2 H(r) on |r| <= ln2/32, H of degree 5, and the
+  16 entries 2^(j/16) rounded to double with their rounding errors relative to them.
 - tanh: tanh(x) = x + x z P(z) / Q(z), z = x^2, on |x| <= TANH_SMALL, P of degree 2 and Q
   of degree 3 with Q(0) = 1 (a rational minimax fit by Remez exchange: 6 multiply-adds
   where a polynomial needs 12 for the same error; the division is shared with the
@@ -20,6 +22,7 @@ import mpmath
 mpmath.mp.prec = 256
 
 LN2_HALF = mpmath.log(2) / 2
+LN2_32 = mpmath.log(2) / 32
 TANH_SMALL = mpmath.mpf("0.625")
 TANH_P_DEGREE = 2
 TANH_Q_DEGREE = 3
@@ -108,6 +111,12 @@ if __name__ == "__main__":
     g, _ = fit(exp_g, [-LN2_HALF, LN2_HALF], 10)
     print("EXP_G =", g)
     print("  max relative error of G:", mpmath.nstr(rel_error(g, exp_g, [-LN2_HALF, LN2_HALF]), 3))
+    h, _ = fit(exp_g, [-LN2_32, LN2_32], 6)
+    print("EXP_H =", h)
+    print("  max relative error of H:", mpmath.nstr(rel_error(h, exp_g, [-LN2_32, LN2_32]), 3))
+    table = [mpmath.mpf(2) ** (mpmath.mpf(j) / 16) for j in range(16)]
+    print("EXP2_16THS =", [float(t) for t in table])
+    print("EXP2_16THS_TAIL =", [float((t - float(t)) / float(t)) for t in table])
     p, q = rational_fit(tanh_p, [0, TANH_SMALL**2], TANH_P_DEGREE, TANH_Q_DEGREE)
     print("TANH_P =", p)
     print("TANH_Q =", q)
