@@ -83,7 +83,8 @@ cdef inline double _exp_arg(double x, ExpFunction* f) noexcept nogil:
 
 
 cdef inline double _arg_scale(ExpFunction* f) noexcept nogil:
-    # c and lo of _exp_arg = max(-c|x|, lo), for exp_neg_block (the _arg helpers).
+    # c and lo of _exp_arg = max(-c|x|, lo), for exp_neg_block: they mirror the _arg
+    # helpers of _math.pxd (e^-|x| or e^-2|x|, clamped at _EXP_MIN or _D_TANH_ARG_MIN).
     return 2.0 if ExpFunction is Tanh or ExpFunction is TanhDerivative else 1.0
 
 

@@ -187,7 +187,8 @@ cdef extern from *:
        instead of after them (same bits; tools/ab_kernels.py 1.06-1.11). sigmoid and
        tanh, whose rests hold more arithmetic, measured 0.80-0.84 that way; the
        baseline build 0.98 (no fma), AVX-512 0.86-0.90 (its 8-wide divisions stall the
-       fma units they run beside). -DFASTACT_PIPELINE_DIVISION=0/1 overrides. */
+       fma units they run beside). -DFASTACT_PIPELINE_DIVISION=0/1 overrides (on
+       AVX-512 only with -DFASTACT_TABLE_EXP=0, whose two loops it leaves alone). */
     #ifndef FASTACT_PIPELINE_DIVISION
     #if defined(__AVX2__) && !defined(__AVX512F__)
     #define FASTACT_PIPELINE_DIVISION 1
@@ -299,21 +300,22 @@ cdef extern from *:
        a = (16k + j) ln2/16 + r with |r| <= ln2/32, e^a = 2^k 2^(j/16) e^r, and
        e^r = 1 + r + r^2 H(r) of degree 7, 5 multiply-adds for the Cody-Waite
        polynomial's 9 (fastact_H0..H5 below; tools/fit_polynomials.py). The 16 entries
-       of 2^(j/16) sit in two zmm registers, so the lookup is one two-source permute
-       (vpermt2pd) on the shifter's low bits: GCC's vectorizer cannot express it (it
+       of 2^(j/16) sit in two zmm registers, their tails in two more, so each lookup is
+       one two-source permute (vpermt2pd) on the shifter's low bits, two per 8 elements: GCC's vectorizer cannot express it (it
        emulated a gather with scalar loads, 0.68 ns per exp against the polynomial's
        0.60 and the permute's 0.44 in a micro-benchmark), hence intrinsics here. The
        result is T_j (1 + p), p = r + r^2 H(r) + tail_j, tail_j the rounding error of
        T_j relative to T_j: within 0.54 ulp (measured on 4e6 arguments against long
        double expl: the last fma's half ulp and a little), so every function takes it (sigmoid needs it, see f_sigmoid; without
        the tail, tanh' and sigmoid' reached 2.9 and 3.0 ulp instead of 2.4, for 4-9 %
-       more speed). No r_lo is needed: with |r| <= ln2/32 the rounding of r is below
+       more speed). No r_lo is needed: with |r| <= ln2/32 the rounding of r is at most
        2^-59.
        Subnormals cannot occur: the arguments (-c|x| clamped at lo <= -746 and >= -760,
        the _arg helpers) keep 2^(k + 128) normal. Elsewhere the macro is 0 and the
        kernels keep _exp_scaled. The softmax family keeps it too: its terms from the
        table, then a pass storing them and leaving out the maximal entries, measured
-       0.84-0.94 against its one fused loop. -DFASTACT_TABLE_EXP=0 overrides. */
+       softmax 0.85-0.94 and log_softmax 0.84-0.93 against the polynomial in the loops of
+       _add_terms. -DFASTACT_TABLE_EXP=0 overrides. */
     #ifndef FASTACT_TABLE_EXP
     #if defined(__AVX512F__)
     #define FASTACT_TABLE_EXP 1
@@ -371,10 +373,12 @@ cdef extern from *:
                                              double c, double lo) {
         /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
            argument of the activation's _arg helper (_kernels_impl.pxi passes c, lo). */
-        __m512d table[4] = {
-            _mm512_loadu_pd(fastact_EXP2_16THS), _mm512_loadu_pd(fastact_EXP2_16THS + 8),
-            _mm512_loadu_pd(fastact_EXP2_16THS_TAIL),
-            _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8)};
+        __m512d table[4];       /* assigned one by one: MSVC's C has no non-constant
+                                   aggregate initializers */
+        table[0] = _mm512_loadu_pd(fastact_EXP2_16THS);
+        table[1] = _mm512_loadu_pd(fastact_EXP2_16THS + 8);
+        table[2] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL);
+        table[3] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8);
         const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
         Py_ssize_t j = 0;
         __mmask8 m;
