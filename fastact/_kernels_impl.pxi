@@ -420,6 +420,78 @@ cdef inline double _term(const double* x, double* out, Py_ssize_t i, double m, d
     return _lane_value(x, out, i, m, t, store)
 
 
+cdef extern from *:
+    """
+    #if FASTACT_TABLE_EXP
+    static inline void fastact_two_sum8(__m512d* s, __m512d* c, __m512d v) {
+        /* _lane_add on 8 lanes: s + c += v, TwoSum's error into c */
+        __m512d t = _mm512_add_pd(*s, v);
+        __m512d bb = _mm512_sub_pd(t, *s);
+        *c = _mm512_add_pd(*c, _mm512_add_pd(_mm512_sub_pd(*s, _mm512_sub_pd(t, bb)),
+                                             _mm512_sub_pd(v, bb)));
+        *s = t;
+    }
+
+    static inline __m512d fastact_units_group(const double* x, double* out, __mmask8 k,
+                                              const __m512d* table, __m512i off,
+                                              __m512d vlo, __m512d vmx, int store) {
+        /* Entries x[0:8] where k is set: their terms (0 below lo, -inf too), stored to
+           out when `store`, returned as the lanes take them (0 at the max, and where k
+           is clear: lane values of 0 leave s and c as they are) */
+        __m512d xv = _mm512_maskz_loadu_pd(k, x);
+        __m512d t = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(xv, vlo, _CMP_NLT_UQ),
+                                        fastact_exp_table8(_mm512_max_pd(vlo, xv), table, off));
+        if (store)
+            _mm512_mask_storeu_pd(out, k, t);
+        return _mm512_maskz_mov_pd(k & _mm512_cmp_pd_mask(xv, vmx, _CMP_NEQ_UQ), t);
+    }
+
+    static inline void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
+                                               double lo, double mx,
+                                               unsigned long long offset, int store,
+                                               double* s, double* c) {
+        /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
+           term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
+           where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
+           order _add_terms adds them. The 32 lanes stay in eight registers for the
+           whole slice (the Cython loops keep them in memory, the terms in a buffer). */
+        __m512d table[4], sv[4], cv[4];
+        const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
+        /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
+        const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
+        Py_ssize_t i = 0, left;
+        int g;
+        fastact_exp_table_load(table);
+        for (g = 0; g < 4; g++) {
+            sv[g] = _mm512_loadu_pd(s + 8 * g);
+            cv[g] = _mm512_loadu_pd(c + 8 * g);
+        }
+        for (; i + 32 <= n; i += 32)
+            for (g = 0; g < 4; g++)
+                fastact_two_sum8(&sv[g], &cv[g], fastact_units_group(
+                    x + i + 8 * g, out + i + 8 * g, 0xff, table, off, vlo, vmx, store));
+        for (g = 0; i + 8 * g < n; g++) {       /* the last n mod 32 entries */
+            left = n - i - 8 * g;
+            fastact_two_sum8(&sv[g], &cv[g], fastact_units_group(
+                x + i + 8 * g, out + i + 8 * g,
+                left >= 8 ? 0xff : (__mmask8)((1u << left) - 1),
+                table, off, vlo, vmx, store));
+        }
+        for (g = 0; g < 4; g++) {
+            _mm512_storeu_pd(s + 8 * g, sv[g]);
+            _mm512_storeu_pd(c + 8 * g, cv[g]);
+        }
+    }
+    #else
+    /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
+    #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
+    #endif
+    """
+    void units_lane_sums "fastact_units_lane_sums"(
+        const double* x, double* out, Py_ssize_t n, double lo, double mx,
+        unsigned long long offset, bint store, double* s, double* c) noexcept nogil
+
+
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
@@ -433,7 +505,10 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # three loops against two (softmax) or one (log_softmax) 1.08-1.16 on AVX2 and
     # 1.18-1.27 on the baseline build; on AVX-512 softmax's two against one 1.05-1.09
     # (log_softmax split: 0.83-1.04). Short slices take one loop, where more would be
-    # mostly overhead, as does the rare far path (exp_shifted).
+    # mostly overhead, as does the rare far path (exp_shifted). With AVX-512 a long slice
+    # near its max is one C loop instead (fastact_units_lane_sums: the table exp, the
+    # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
+    # softmax 1.08-1.15, log_softmax 1.03-1.07, rows of 1000 and 1e6.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
@@ -441,6 +516,9 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     cdef double t
     cdef Py_ssize_t i = 0, b, j, k
     cdef int loops = 1
+    if _TABLE_EXP and L == LANES and near:
+        units_lane_sums(x, out, n, lo, m, offset, store, s, c)
+        return
     if L == LANES and near:
         if store:
             loops = 2 if _WIDE_VECTORS else 3

@@ -5,9 +5,10 @@
 # Everything is branchless and calls no libm function, so that GCC vectorizes the loops
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
 # polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
-# selects replace branches. One exception, in C intrinsics: with AVX-512 the elementwise
-# kernels' exp looks 2^(j/16) up in a 16-entry table held in registers (exp_neg_block),
-# which GCC's vectorizer cannot express.
+# selects replace branches. One exception, in C intrinsics: with AVX-512 the exp of the
+# elementwise kernels (exp_neg_block) and of the softmax family's long slices
+# (_kernels_impl.pxi) looks 2^(j/16) up in a 16-entry table held in registers, which
+# GCC's vectorizer cannot express.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
@@ -165,9 +166,10 @@ cdef extern from *:
        flight: two for sigmoid and tanh (three measured 0.93-1.01 against two), one for
        the derivatives, whose rest is short (two measured 0.92-1.05 against one, three
        0.92-0.94), two for softmax (blocks of 512), one for log_softmax and
-       log_softmax_backward (tools/ab_kernels.py). The elementwise choices apply when
-       FASTACT_TABLE_EXP is 0: with the table exp every AVX-512 elementwise kernel takes
-       two loops. -DFASTACT_WIDE_VECTORS=0/1 overrides. */
+       log_softmax_backward (tools/ab_kernels.py). The elementwise and the softmax
+       choices apply when FASTACT_TABLE_EXP is 0: with the table exp every AVX-512
+       elementwise kernel takes two loops, and the softmax family's long slices near
+       their max one C loop. -DFASTACT_WIDE_VECTORS=0/1 overrides. */
     #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
     #define FASTACT_WIDE_VECTORS 1
@@ -296,7 +298,7 @@ cdef inline double _exp_scaled(double x, unsigned long long biased,
 
 cdef extern from *:
     """
-    /* With AVX-512, the elementwise exp-based kernels take s = e^a 2^128 from a table:
+    /* With AVX-512, the exp-based elementwise kernels take s = e^a 2^128 from a table:
        a = (16k + j) ln2/16 + r with |r| <= ln2/32, e^a = 2^k 2^(j/16) e^r, and
        e^r = 1 + r + r^2 H(r) of degree 7, 5 multiply-adds for the Cody-Waite
        polynomial's 9 (fastact_H0..H5 below; tools/fit_polynomials.py). The 16 entries
@@ -312,10 +314,10 @@ cdef extern from *:
        2^-59.
        Subnormals cannot occur: the arguments (-c|x| clamped at lo <= -746 and >= -760,
        the _arg helpers) keep 2^(k + 128) normal. Elsewhere the macro is 0 and the
-       kernels keep _exp_scaled. The softmax family keeps it too: its terms from the
-       table, then a pass storing them and leaving out the maximal entries, measured
-       softmax 0.85-0.94 and log_softmax 0.84-0.93 against the polynomial in the loops of
-       _add_terms. -DFASTACT_TABLE_EXP=0 overrides. */
+       kernels keep _exp_scaled. The softmax family's long slices near their max take
+       the table too, fused with their lane sums (fastact_units_lane_sums,
+       _kernels_impl.pxi); a table pass beside _add_terms' Cython loops measured
+       0.84-0.94. -DFASTACT_TABLE_EXP=0 overrides. */
     #ifndef FASTACT_TABLE_EXP
     #if defined(__AVX512F__)
     #define FASTACT_TABLE_EXP 1
@@ -341,9 +343,21 @@ cdef extern from *:
         fastact_H2 = 0.041666666663595475, fastact_H3 = 0.00833333333299209,
         fastact_H4 = 0.0013889063440655327, fastact_H5 = 0.0001984146378747018;
 
-    static inline __m512d fastact_exp_table8(__m512d a, const __m512d* table) {
-        /* e^a 2^128 for 8 arguments a in [-760, 0] (or NaN); table: the two tables
-           above, 8 entries per register. */
+    static inline void fastact_exp_table_load(__m512d* table) {
+        /* The two tables above into four registers, 8 entries each (assigned one by
+           one: MSVC's C has no non-constant aggregate initializers). */
+        table[0] = _mm512_loadu_pd(fastact_EXP2_16THS);
+        table[1] = _mm512_loadu_pd(fastact_EXP2_16THS + 8);
+        table[2] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL);
+        table[3] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8);
+    }
+
+    static inline __m512d fastact_exp_table8(__m512d a, const __m512d* table,
+                                             __m512i offset) {
+        /* e^a 2^c for 8 arguments a (or NaN), with offset = c modulo 2^12 (two's
+           complement), where the result is a normal number (|a| < 2^11); table from
+           fastact_exp_table_load. c = 128 for the activations; exp_units' offset less
+           the bias 1023 for the softmax family's terms (T_j carries the bias). */
         const __m512d shift = _mm512_set1_pd(fastact_SHIFT);
         __m512d b = _mm512_fmadd_pd(a, _mm512_set1_pd(16 * fastact_INV_LN2), shift);
         __m512i bits = _mm512_castpd_si512(b);      /* 16k + j in the low bits */
@@ -360,10 +374,10 @@ cdef extern from *:
         /* vpermt2pd reads the low 4 bits: j */
         __m512d p = _mm512_add_pd(r, _mm512_fmadd_pd(
             r2, h, _mm512_permutex2var_pd(table[2], bits, table[3])));
-        /* 2^(k + 128) onto T_j's exponent field: bits 4..15 of `bits` are k, two's
+        /* 2^(k + c) onto T_j's exponent field: bits 4..15 of `bits` are k, two's
            complement, and the adds wrap modulo 2^64 */
         __m512i scale = _mm512_slli_epi64(_mm512_add_epi64(_mm512_srli_epi64(bits, 4),
-                                                           _mm512_set1_epi64(128)), 52);
+                                                           offset), 52);
         __m512d t = _mm512_castsi512_pd(_mm512_add_epi64(
             _mm512_castpd_si512(_mm512_permutex2var_pd(table[0], bits, table[1])), scale));
         return _mm512_fmadd_pd(t, p, t);
@@ -373,24 +387,22 @@ cdef extern from *:
                                              double c, double lo) {
         /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
            argument of the activation's _arg helper (_kernels_impl.pxi passes c, lo). */
-        __m512d table[4];       /* assigned one by one: MSVC's C has no non-constant
-                                   aggregate initializers */
-        table[0] = _mm512_loadu_pd(fastact_EXP2_16THS);
-        table[1] = _mm512_loadu_pd(fastact_EXP2_16THS + 8);
-        table[2] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL);
-        table[3] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8);
+        __m512d table[4];
         const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
+        const __m512i offset = _mm512_set1_epi64(128);
         Py_ssize_t j = 0;
         __mmask8 m;
+        fastact_exp_table_load(table);
         /* max_pd returns its second operand where either is NaN */
         for (; j + 8 <= n; j += 8) {
             __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_loadu_pd(x + j)));
-            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table));
+            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table, offset));
         }
         if (j < n) {        /* the last n - j < 8 */
             m = (__mmask8)((1u << (n - j)) - 1);
             __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_maskz_loadu_pd(m, x + j)));
-            _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table));
+            _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table,
+                                                               offset));
         }
     }
     #else

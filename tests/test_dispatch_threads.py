@@ -94,6 +94,28 @@ def test_variant_softmax_accuracy(variant):
     assert max_ulp_error(fa.log_softmax(x), l_exact)[0] <= 4
 
 
+@pytest.mark.parametrize("n", [256, 257, 263, 280, 287, 288, 1031])
+def test_variant_softmax_lane_edges(variant, n):
+    # Slices of 256 entries or more sum over 32 lanes (with AVX-512 in registers, the
+    # last n mod 32 entries masked): every kind of entry the lanes treat apart (maximal
+    # ones, -inf, entries below the terms' cutoff of max - 790) at lengths around the
+    # lane count, fresh and in place.
+    rng = np.random.default_rng(n)
+    x = rng.normal(scale=4, size=n)
+    x[rng.choice(n, 3, replace=False)] = -np.inf
+    x[rng.choice(n, 3, replace=False)] = -800.0
+    x[[0, n // 2, n - 1]] = x.max() + 1.0          # ties at the max, the last entry too
+    s_exact, l_exact = mp_softmax_and_log(x)
+    finite = np.isfinite(x)
+    for f, exact in ((fa.softmax, s_exact), (fa.log_softmax, l_exact)):
+        got = f(x)
+        assert max_ulp_error(got[finite], np.array(exact)[finite])[0] <= 4, f.__name__
+        y = x.copy()
+        assert_array_equal(f(y, out=y), got)
+    assert_array_equal(fa.softmax(x)[~finite], 0.0)
+    assert_array_equal(fa.log_softmax(x)[~finite], -np.inf)
+
+
 @pytest.mark.parametrize("n", [1300, 40_000])
 def test_variant_in_place(variant, n):
     # Every variant splits its exp-based loops its own way (blocks of 512 or 128, one to
