@@ -455,32 +455,42 @@ cdef extern from *:
            where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
            order _add_terms adds them. The 32 lanes stay in eight registers for the
            whole slice (the Cython loops keep them in memory, the terms in a buffer). */
-        __m512d table[4], sv[4], cv[4];
+        __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
         /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
         const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
-        Py_ssize_t i = 0, left;
-        int g;
+        /* one variable per register: an array indexed at run time lived on the stack,
+           stored every iteration */
+        __m512d s0 = _mm512_loadu_pd(s), s1 = _mm512_loadu_pd(s + 8),
+                s2 = _mm512_loadu_pd(s + 16), s3 = _mm512_loadu_pd(s + 24);
+        __m512d c0 = _mm512_loadu_pd(c), c1 = _mm512_loadu_pd(c + 8),
+                c2 = _mm512_loadu_pd(c + 16), c3 = _mm512_loadu_pd(c + 24);
+        Py_ssize_t i = 0;
         fastact_exp_table_load(table);
-        for (g = 0; g < 4; g++) {
-            sv[g] = _mm512_loadu_pd(s + 8 * g);
-            cv[g] = _mm512_loadu_pd(c + 8 * g);
+        #define FASTACT_GROUP(g, S, C, K)                                            \
+            fastact_two_sum8(&S, &C, fastact_units_group(x + i + 8 * g, out + i + 8 * g, \
+                                                         K, table, off, vlo, vmx, store))
+        for (; i + 32 <= n; i += 32) {
+            FASTACT_GROUP(0, s0, c0, 0xff);
+            FASTACT_GROUP(1, s1, c1, 0xff);
+            FASTACT_GROUP(2, s2, c2, 0xff);
+            FASTACT_GROUP(3, s3, c3, 0xff);
         }
-        for (; i + 32 <= n; i += 32)
-            for (g = 0; g < 4; g++)
-                fastact_two_sum8(&sv[g], &cv[g], fastact_units_group(
-                    x + i + 8 * g, out + i + 8 * g, 0xff, table, off, vlo, vmx, store));
-        for (g = 0; i + 8 * g < n; g++) {       /* the last n mod 32 entries */
-            left = n - i - 8 * g;
-            fastact_two_sum8(&sv[g], &cv[g], fastact_units_group(
-                x + i + 8 * g, out + i + 8 * g,
-                left >= 8 ? 0xff : (__mmask8)((1u << left) - 1),
-                table, off, vlo, vmx, store));
-        }
-        for (g = 0; g < 4; g++) {
-            _mm512_storeu_pd(s + 8 * g, sv[g]);
-            _mm512_storeu_pd(c + 8 * g, cv[g]);
-        }
+        /* the last n mod 32 entries, masked */
+        #define FASTACT_TAIL(g, S, C)                                                \
+            if (i + 8 * g < n)                                                     \
+                FASTACT_GROUP(g, S, C, n - i - 8 * g >= 8 ? (__mmask8)0xff         \
+                              : (__mmask8)((1u << (n - i - 8 * g)) - 1))
+        FASTACT_TAIL(0, s0, c0);
+        FASTACT_TAIL(1, s1, c1);
+        FASTACT_TAIL(2, s2, c2);
+        FASTACT_TAIL(3, s3, c3);
+        #undef FASTACT_TAIL
+        #undef FASTACT_GROUP
+        _mm512_storeu_pd(s, s0); _mm512_storeu_pd(s + 8, s1);
+        _mm512_storeu_pd(s + 16, s2); _mm512_storeu_pd(s + 24, s3);
+        _mm512_storeu_pd(c, c0); _mm512_storeu_pd(c + 8, c1);
+        _mm512_storeu_pd(c + 16, c2); _mm512_storeu_pd(c + 24, c3);
     }
     #else
     /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
@@ -508,7 +518,7 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # mostly overhead, as does the rare far path (exp_shifted). With AVX-512 a long slice
     # near its max is one C loop instead (fastact_units_lane_sums: the table exp, the
     # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
-    # softmax 1.08-1.15, log_softmax 1.03-1.07, rows of 1000 and 1e6.
+    # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
