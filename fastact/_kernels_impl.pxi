@@ -424,11 +424,12 @@ cdef extern from *:
     """
     #if FASTACT_TABLE_EXP
     static inline void fastact_two_sum8(__m512d* s, __m512d* c, __m512d v) {
-        /* _lane_add on 8 lanes: s + c += v, TwoSum's error into c */
-        __m512d t = _mm512_add_pd(*s, v);
-        __m512d bb = _mm512_sub_pd(t, *s);
-        *c = _mm512_add_pd(*c, _mm512_add_pd(_mm512_sub_pd(*s, _mm512_sub_pd(t, bb)),
-                                             _mm512_sub_pd(v, bb)));
+        /* _lane_add on 8 lanes: s + c += v, the rounding error of s + v into c. Both are
+           >= 0, so Fast2Sum on the larger and the smaller gives TwoSum's exact error in
+           one operation fewer. */
+        __m512d a = _mm512_max_pd(*s, v), b = _mm512_min_pd(*s, v);
+        __m512d t = _mm512_add_pd(a, b);
+        *c = _mm512_add_pd(*c, _mm512_sub_pd(b, _mm512_sub_pd(t, a)));
         *s = t;
     }
 

@@ -310,7 +310,8 @@ cdef extern from *:
        T_j relative to T_j: within 0.54 ulp (measured on 4e6 arguments against long
        double expl: the last fma's half ulp and a little), so every function takes it (sigmoid needs it, see f_sigmoid; without
        the tail, tanh' and sigmoid' reached 2.9 and 3.0 ulp instead of 2.4, for 4-9 %
-       more speed). No r_lo is needed: with |r| <= ln2/32 the rounding of r is at most
+       more speed, and softmax 3.6 ulp instead of 2.9 in a random search of rows, for
+       3-4 %). No r_lo is needed: with |r| <= ln2/32 the rounding of r is at most
        2^-59.
        Subnormals cannot occur: the arguments (-c|x| clamped at lo <= -746 and >= -760,
        the _arg helpers) keep 2^(k + 128) normal. Elsewhere the macro is 0 and the
