@@ -270,7 +270,7 @@ cdef void leaky_relu_backward(const double* grad_output,  # IN
 cdef extern from *:
     """
     /* Entries per block of _add_terms' split loops: 128 for its three loops, 512 for
-       AVX-512's two (tools/ab_kernels.py, rows of 1000 and 1e6: 128 against 512
+       AVX-512's two (without the table exp; tools/ab_kernels.py, rows of 1000 and 1e6: 128 against 512
        1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). A multiple of LANES (32), so that
        entry e still goes to lane e mod LANES: the typedef fails to compile otherwise. */
     #define FASTACT_TERM_BLOCK (FASTACT_WIDE_VECTORS ? 512 : 128)
@@ -433,18 +433,30 @@ cdef extern from *:
         *s = t;
     }
 
-    static inline __m512d fastact_units_group(const double* x, double* out, __mmask8 k,
-                                              const __m512d* table, __m512i off,
-                                              __m512d vlo, __m512d vmx, int store) {
-        /* Entries x[0:8] where k is set: their terms (0 below lo, -inf too), stored to
+    static inline __m512d fastact_units_group(const double* x, double* out, Py_ssize_t i,
+                                              __mmask8 k, const __m512d* table,
+                                              __m512i off, __m512d vlo, __m512d vmx,
+                                              int store) {
+        /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
            out when `store`, returned as the lanes take them (0 at the max, and where k
            is clear: lane values of 0 leave s and c as they are) */
-        __m512d xv = _mm512_maskz_loadu_pd(k, x);
+        __m512d xv = _mm512_maskz_loadu_pd(k, x + i);
         __m512d t = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(xv, vlo, _CMP_NLT_UQ),
                                         fastact_exp_table8(_mm512_max_pd(vlo, xv), table, off));
         if (store)
-            _mm512_mask_storeu_pd(out, k, t);
+            _mm512_mask_storeu_pd(out + i, k, t);
         return _mm512_maskz_mov_pd(k & _mm512_cmp_pd_mask(xv, vmx, _CMP_NEQ_UQ), t);
+    }
+
+    static inline double fastact_units_unit(double mx, unsigned long long offset) {
+        /* The term of an entry equal to the max mx, as fastact_units_group computes it:
+           the unit that _finish_others counts each maximal entry as, so that a lone
+           maximal entry comes out exactly 1 and two tied ones exactly 1/2 (exp_units(mx)
+           is up to an ulp away) */
+        __m512d table[4];
+        fastact_exp_table_load(table);
+        return _mm512_cvtsd_f64(fastact_exp_table8(
+            _mm512_set1_pd(mx), table, _mm512_set1_epi64((long long)(offset - 1023))));
     }
 
     static inline void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
@@ -454,8 +466,9 @@ cdef extern from *:
         /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
            term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
            where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
-           order _add_terms adds them. The 32 lanes stay in eight registers for the
-           whole slice (the Cython loops keep them in memory, the terms in a buffer). */
+           order _add_terms adds them. The 32
+           lanes stay in eight registers for the whole slice (the Cython loops keep
+           them in memory, the terms in a buffer). out is only used when `store`. */
         __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
         /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
@@ -469,8 +482,8 @@ cdef extern from *:
         Py_ssize_t i = 0;
         fastact_exp_table_load(table);
         #define FASTACT_GROUP(g, S, C, K)                                            \
-            fastact_two_sum8(&S, &C, fastact_units_group(x + i + 8 * g, out + i + 8 * g, \
-                                                         K, table, off, vlo, vmx, store))
+            fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, table, off, \
+                                                         vlo, vmx, store))
         for (; i + 32 <= n; i += 32) {
             FASTACT_GROUP(0, s0, c0, 0xff);
             FASTACT_GROUP(1, s1, c1, 0xff);
@@ -496,11 +509,13 @@ cdef extern from *:
     #else
     /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
+    #define fastact_units_unit(mx, offset) (0.0)
     #endif
     """
     void units_lane_sums "fastact_units_lane_sums"(
         const double* x, double* out, Py_ssize_t n, double lo, double mx,
         unsigned long long offset, bint store, double* s, double* c) noexcept nogil
+    double units_unit "fastact_units_unit"(double mx, unsigned long long offset) noexcept nogil
 
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
@@ -510,8 +525,8 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the same
     # reason: with vectors of 4 or fewer, three (the exp's reduction; its polynomial,
     # scale and the term, stored to out for softmax and, as the lanes take it, to a
-    # stack buffer; then the sums); with AVX-512, two for softmax (the terms, then the
-    # sums) and one for log_softmax. The buffer, not x, tells the sums which entries are
+    # stack buffer; then the sums); with AVX-512 (when built without the table exp), two
+    # for softmax (the terms, then the sums) and one for log_softmax. The buffer, not x, tells the sums which entries are
     # maximal, since out may be x. Same bits; tools/ab_kernels.py, rows of 1000 and 1e6:
     # three loops against two (softmax) or one (log_softmax) 1.08-1.16 on AVX2 and
     # 1.18-1.27 on the baseline build; on AVX-512 softmax's two against one 1.05-1.09
@@ -519,7 +534,9 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # mostly overhead, as does the rare far path (exp_shifted). With AVX-512 a long slice
     # near its max is one C loop instead (fastact_units_lane_sums: the table exp, the
     # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
-    # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6.
+    # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6. The column kernels
+    # keep the polynomial, so on AVX-512 a slice along another axis may differ from the
+    # same values along the last one in the last bit.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
@@ -588,11 +605,15 @@ cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m
     st[0] = _combine(s, c, &st[1], L)
 
 
-cdef inline double _finish_others(double rest, double ties, double m,
+cdef inline double _finish_others(double rest, double ties, double m, bint lanes,
                                   double* total) noexcept nogil:
     # T and the divisor from the non-max terms' sum `rest` and the count of maximal
-    # entries, each worth one unit u (see _sum_others).
+    # entries, each worth one unit u (see _sum_others): the term a maximal entry got,
+    # from the table exp where the slice's terms came from fastact_units_lane_sums
+    # (`lanes`: 32 lanes, near its max, AVX-512).
     cdef double unit = exp_units(m, exp_units_offset(m)) if fabs(m) <= 2000.0 else _TWO_P128
+    if _TABLE_EXP and lanes and fabs(m) <= 2000.0:
+        unit = units_unit(m, exp_units_offset(m))
     total[0] = ties * unit + rest
     return rest / unit + (ties - 1.0)
 
@@ -614,7 +635,7 @@ cdef inline double _sum_others(const double* x, double* out, Py_ssize_t n, doubl
         _lane_sums(x, out, n, m, store, st, SHORT_LANES)
     else:
         _lane_sums(x, out, n, m, store, st, LANES)
-    return _finish_others(st[0], ties, m, total)
+    return _finish_others(st[0], ties, m, n >= SHORT, total)
 
 
 cdef inline void _fill(double* out, Py_ssize_t n, double v) noexcept nogil:
@@ -747,7 +768,7 @@ cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, at str
     acc[1] = 0.0
     for c in range(chunks):
         _fold_sum_chunk(acc, st + 3 * c)
-    return _finish_others(acc[0] + acc[1], ties, m, total)
+    return _finish_others(acc[0] + acc[1], ties, m, True, total)     # chunks: 32 lanes
 
 
 cdef void chunk_scale(const double* x,  # IN, one chunk
@@ -789,7 +810,7 @@ cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, 
                   m, store, st)
         _fold_sum_chunk(acc, st)
         c0 += LONG_ROW
-    return _finish_others(acc[0] + acc[1], ties, m, total)
+    return _finish_others(acc[0] + acc[1], ties, m, True, total)     # chunks: 32 lanes
 
 
 # ---------------------------------------------------------------- softmax of one slice

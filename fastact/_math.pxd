@@ -356,7 +356,8 @@ cdef extern from *:
     static inline __m512d fastact_exp_table8(__m512d a, const __m512d* table,
                                              __m512i offset) {
         /* e^a 2^c for 8 arguments a (or NaN), with offset = c modulo 2^12 (two's
-           complement), where the result is a normal number (|a| < 2^11); table from
+           complement), where the result is a normal number (and 16|a|/ln2 < 2^51, the
+           shifter's range); table from
            fastact_exp_table_load. c = 128 for the activations; exp_units' offset less
            the bias 1023 for the softmax family's terms (T_j carries the bias). */
         const __m512d shift = _mm512_set1_pd(fastact_SHIFT);

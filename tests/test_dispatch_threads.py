@@ -101,19 +101,45 @@ def test_variant_softmax_lane_edges(variant, n):
     # ones, -inf, entries below the terms' cutoff of max - 790) at lengths around the
     # lane count, fresh and in place.
     rng = np.random.default_rng(n)
-    x = rng.normal(scale=4, size=n)
-    x[rng.choice(n, 3, replace=False)] = -np.inf
-    x[rng.choice(n, 3, replace=False)] = -800.0
-    x[[0, n // 2, n - 1]] = x.max() + 1.0          # ties at the max, the last entry too
-    s_exact, l_exact = mp_softmax_and_log(x)
-    finite = np.isfinite(x)
-    for f, exact in ((fa.softmax, s_exact), (fa.log_softmax, l_exact)):
-        got = f(x)
-        assert max_ulp_error(got[finite], np.array(exact)[finite])[0] <= 4, f.__name__
-        y = x.copy()
-        assert_array_equal(f(y, out=y), got)
-    assert_array_equal(fa.softmax(x)[~finite], 0.0)
-    assert_array_equal(fa.log_softmax(x)[~finite], -np.inf)
+    for m in (4.0, -1999.5, 1999.5):                # the max near the +-2000 switch too
+        x = m - 4 + rng.normal(scale=4, size=n)
+        x[rng.choice(n, 3, replace=False)] = -np.inf
+        x[rng.choice(n, 3, replace=False)] = m - 800.0
+        lo = m - 790.0                              # the terms' cutoff, and one step aside
+        x[rng.choice(n, 3, replace=False)] = [np.nextafter(lo, -np.inf), lo,
+                                              np.nextafter(lo, np.inf)]
+        x[[0, n // 2, n - 1]] = m                   # ties at the max, the last entry too
+        s_exact, l_exact = mp_softmax_and_log(x)
+        finite = np.isfinite(x)
+        for f, exact in ((fa.softmax, s_exact), (fa.log_softmax, l_exact)):
+            got = f(x)
+            err = max_ulp_error(got[finite], np.array(exact)[finite])[0]
+            assert err <= 4, (f.__name__, m)
+            y = x.copy()
+            assert_array_equal(f(y, out=y), got)
+        assert_array_equal(fa.softmax(x)[~finite], 0.0)
+        assert_array_equal(fa.log_softmax(x)[~finite], -np.inf)
+
+
+@pytest.mark.parametrize("n", [255, 256, 300, 40_000])
+def test_variant_softmax_exact_shares(variant, n):
+    # A lone finite entry gets exactly 1 and two equal ones exactly 1/2 (n equal ones
+    # 1/n for n a power of two), whatever the slice's length and max: a maximal entry's term must be the very unit the divisor
+    # counts it as (AVX-512 once stored its table exp there, 1 ulp from the unit).
+    for m in (1.0, -1619.8, 733.3, 1999.9):
+        one_hot = np.full(n, -np.inf)
+        one_hot[n // 3] = m
+        expected = np.zeros(n)
+        expected[n // 3] = 1.0
+        assert_array_equal(fa.softmax(one_hot), expected)
+        uniform = fa.softmax(np.full(n, m))         # u / fl(n u): exact for n = 2^k
+        if n & (n - 1) == 0:
+            assert_array_equal(uniform, 1.0 / n)
+        np.testing.assert_array_max_ulp(uniform, np.full(n, 1.0 / n), maxulp=1)
+        tied = np.full(n, m - 3000.0)
+        tied[[0, n - 1]] = m
+        got = fa.softmax(tied)
+        assert got[0] == got[-1] == 0.5 and fa.log_softmax(tied)[0] == -np.log(2)
 
 
 @pytest.mark.parametrize("n", [1300, 40_000])
