@@ -270,9 +270,10 @@ cdef void leaky_relu_backward(const double* grad_output,  # IN
 cdef extern from *:
     """
     /* Entries per block of _add_terms' split loops: 128 for its three loops, 512 for
-       AVX-512's two (without the table exp; tools/ab_kernels.py, rows of 1000 and 1e6: 128 against 512
-       1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). A multiple of LANES (32), so that
-       entry e still goes to lane e mod LANES: the typedef fails to compile otherwise. */
+       AVX-512's two (without the table exp; tools/ab_kernels.py, rows of 1000 and 1e6:
+       128 against 512 1.07-1.16 on AVX2, 0.95-1.00 on AVX-512). A multiple of LANES
+       (32), so that entry e still goes to lane e mod LANES: the typedef fails to
+       compile otherwise. */
     #define FASTACT_TERM_BLOCK (FASTACT_WIDE_VECTORS ? 512 : 128)
     typedef char fastact_term_block_is_a_multiple_of_lanes[
         FASTACT_TERM_BLOCK % 32 == 0 ? 1 : -1];
@@ -466,9 +467,9 @@ cdef extern from *:
         /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
            term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
            where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
-           order _add_terms adds them. The 32
-           lanes stay in eight registers for the whole slice (the Cython loops keep
-           them in memory, the terms in a buffer). out is only used when `store`. */
+           order _add_terms adds them. The 32 lanes stay in eight registers for the
+           whole slice (the Cython loops keep them in memory, the terms in a buffer).
+           out is only used when `store`. */
         __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
         /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
@@ -522,21 +523,22 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L) noexcept nogil:
     # Entry e goes to lane e mod L. A long slice (L = LANES) near its max is taken in
-    # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the same
-    # reason: with vectors of 4 or fewer, three (the exp's reduction; its polynomial,
-    # scale and the term, stored to out for softmax and, as the lanes take it, to a
-    # stack buffer; then the sums); with AVX-512 (when built without the table exp), two
-    # for softmax (the terms, then the sums) and one for log_softmax. The buffer, not x, tells the sums which entries are
-    # maximal, since out may be x. Same bits; tools/ab_kernels.py, rows of 1000 and 1e6:
-    # three loops against two (softmax) or one (log_softmax) 1.08-1.16 on AVX2 and
-    # 1.18-1.27 on the baseline build; on AVX-512 softmax's two against one 1.05-1.09
-    # (log_softmax split: 0.83-1.04). Short slices take one loop, where more would be
-    # mostly overhead, as does the rare far path (exp_shifted). With AVX-512 a long slice
-    # near its max is one C loop instead (fastact_units_lane_sums: the table exp, the
-    # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
-    # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6. The column kernels
-    # keep the polynomial, so on AVX-512 a slice along another axis may differ from the
-    # same values along the last one in the last bit.
+    # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the
+    # same reason: with vectors of 4 or fewer, three (the exp's reduction; its
+    # polynomial, scale and the term, stored to out for softmax and, as the lanes take
+    # it, to a stack buffer; then the sums); with AVX-512 (when built without the table
+    # exp), two for softmax (the terms, then the sums) and one for log_softmax. The
+    # buffer, not x, tells the sums which entries are maximal, since out may be x. Same
+    # bits; tools/ab_kernels.py, rows of 1000 and 1e6: three loops against two (softmax)
+    # or one (log_softmax) 1.08-1.16 on AVX2 and 1.18-1.27 on the baseline build; on
+    # AVX-512 softmax's two against one 1.05-1.09 (log_softmax split: 0.83-1.04). Short
+    # slices take one loop, where more would be mostly overhead, as does the rare far
+    # path (exp_shifted). With AVX-512 a long slice near its max is one C loop instead
+    # (fastact_units_lane_sums: the table exp, the lanes in registers; same lanes and
+    # order): tools/ab_kernels.py against these loops softmax 1.15-1.23, log_softmax
+    # 1.05-1.08, rows of 1000 and 1e6. The column kernels keep the polynomial, so on
+    # AVX-512 a slice along another axis may differ from the same values along the last
+    # one in the last bit.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]

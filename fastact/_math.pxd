@@ -300,25 +300,25 @@ cdef extern from *:
     """
     /* With AVX-512, the exp-based elementwise kernels take s = e^a 2^128 from a table:
        a = (16k + j) ln2/16 + r with |r| <= ln2/32, e^a = 2^k 2^(j/16) e^r, and
-       e^r = 1 + r + r^2 H(r) of degree 7, 5 multiply-adds for the Cody-Waite
-       polynomial's 9 (fastact_H0..H5 below; tools/fit_polynomials.py). The 16 entries
-       of 2^(j/16) sit in two zmm registers, their tails in two more, so each lookup is
-       one two-source permute (vpermt2pd) on the shifter's low bits, two per 8 elements: GCC's vectorizer cannot express it (it
-       emulated a gather with scalar loads, 0.68 ns per exp against the polynomial's
-       0.60 and the permute's 0.44 in a micro-benchmark), hence intrinsics here. The
-       result is T_j (1 + p), p = r + r^2 H(r) + tail_j, tail_j the rounding error of
-       T_j relative to T_j: within 0.54 ulp (measured on 4e6 arguments against long
-       double expl: the last fma's half ulp and a little), so every function takes it (sigmoid needs it, see f_sigmoid; without
-       the tail, tanh' and sigmoid' reached 2.9 and 3.0 ulp instead of 2.4, for 4-9 %
-       more speed, and softmax 3.6 ulp instead of 2.9 in a random search of rows, for
-       3-4 %). No r_lo is needed: with |r| <= ln2/32 the rounding of r is at most
-       2^-59.
-       Subnormals cannot occur: the arguments (-c|x| clamped at lo <= -746 and >= -760,
-       the _arg helpers) keep 2^(k + 128) normal. Elsewhere the macro is 0 and the
-       kernels keep _exp_scaled. The softmax family's long slices near their max take
-       the table too, fused with their lane sums (fastact_units_lane_sums,
-       _kernels_impl.pxi); a table pass beside _add_terms' Cython loops measured
-       0.84-0.94. -DFASTACT_TABLE_EXP=0 overrides. */
+       e^r = 1 + r + r^2 H(r) of degree 7, 5 multiply-adds for the Cody-Waite polynomial's 9
+       (fastact_H0..H5 below; tools/fit_polynomials.py). The 16 entries of 2^(j/16) sit
+       in two zmm registers, their tails in two more, so each lookup is one two-source
+       permute (vpermt2pd) on the shifter's low bits, two per 8 elements: GCC's
+       vectorizer cannot express it (it emulated a gather with scalar loads, 0.68 ns per
+       exp against the polynomial's 0.60 and the permute's 0.44 in a micro-benchmark),
+       hence intrinsics here. The result is T_j (1 + p), p = r + r^2 H(r) + tail_j,
+       tail_j the rounding error of T_j relative to T_j: within 0.54 ulp (measured on
+       4e6 arguments against long double expl: the last fma's half ulp and a little), so
+       every function takes it (sigmoid needs it, see f_sigmoid; without the tail, tanh'
+       and sigmoid' reached 2.9 and 3.0 ulp instead of 2.4, for 4-9 % more speed, and
+       softmax 3.6 ulp instead of 2.9 in a random search of rows, for 3-4 %). No r_lo is
+       needed: with |r| <= ln2/32 the rounding of r is at most 2^-59. Subnormals cannot
+       occur: the arguments (-c|x| clamped at lo <= -746 and >= -760, the _arg helpers)
+       keep 2^(k + 128) normal. Elsewhere the macro is 0 and the kernels keep
+       _exp_scaled. The softmax family's long slices near their max take the table too,
+       fused with their lane sums (fastact_units_lane_sums, _kernels_impl.pxi); a table
+       pass beside _add_terms' Cython loops measured 0.84-0.94. -DFASTACT_TABLE_EXP=0
+       overrides. */
     #ifndef FASTACT_TABLE_EXP
     #if defined(__AVX512F__)
     #define FASTACT_TABLE_EXP 1
