@@ -29,22 +29,22 @@ from fastact._math cimport (
 
 # ---------------------------------------------------------------- elementwise
 #
-# The exp-based functions run in blocks of BLOCK elements, each in up to three loops with
-# the intermediate values in buffers on the stack: the exp's reduction, then its
+# The exp-based functions run in blocks of BLOCK elements, each in up to three loops
+# with the intermediate values in buffers on the stack: the exp's reduction, then its
 # polynomial and scale (s = e^a 2^128, a from the function's _arg helper, _math.pxd),
 # then the rest from x and s. In one loop each element is a dependency chain of some 70
 # cycles (the exp, then a division), and the scheduler fills with operations waiting on
 # it long before enough elements are in flight to keep the floating-point units busy;
-# shorter chains keep more of them going, for a few more L1 loads and stores per element.
-# tools/ab_kernels.py, same bits: two loops against one 1.19-1.29 on the baseline build,
-# 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three against two 1.17-1.27
-# on the baseline build and 1.10-1.19 on AVX2. How many loops each instruction set takes:
-# _WIDE_VECTORS (_math.pxd); on AVX2 the derivatives' third loop (the division) runs a
-# block behind, inside the next block's second (_PIPELINE_DIVISION). With AVX-512 all four
-# take two loops, the first the table exp (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py
-# against the polynomial: sigmoid 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid'
-# 0.99-1.03 with one loop before). The softmax
-# family's terms and sums (_add_terms) and log_softmax_backward's e^y
+# shorter chains keep more of them going, for a few more L1 loads and stores per
+# element. tools/ab_kernels.py, same bits: two loops against one 1.19-1.29 on the
+# baseline build, 1.04-1.17 on AVX2, sigmoid 1.13 and tanh 1.05 on AVX-512; three
+# against two 1.17-1.27 on the baseline build and 1.10-1.19 on AVX2. How many loops each
+# instruction set takes: _WIDE_VECTORS (_math.pxd); on AVX2 the derivatives' third loop
+# (the division) runs a block behind, inside the next block's second
+# (_PIPELINE_DIVISION). With AVX-512 all four take two loops, the first the table exp
+# (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py against the polynomial: sigmoid
+# 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before).
+# The softmax family's terms and sums (_add_terms) and log_softmax_backward's e^y
 # (_log_softmax_backward_out) are split the same way.
 
 # Each exp-based kernel is one specialization of the fused _exp_blocks, picked by a tag
@@ -613,9 +613,11 @@ cdef inline double _finish_others(double rest, double ties, double m, bint lanes
     # entries, each worth one unit u (see _sum_others): the term a maximal entry got,
     # from the table exp where the slice's terms came from fastact_units_lane_sums
     # (`lanes`: 32 lanes, near its max, AVX-512).
-    cdef double unit = exp_units(m, exp_units_offset(m)) if fabs(m) <= 2000.0 else _TWO_P128
-    if _TABLE_EXP and lanes and fabs(m) <= 2000.0:
-        unit = units_unit(m, exp_units_offset(m))
+    cdef double unit = _TWO_P128
+    cdef unsigned long long offset
+    if fabs(m) <= 2000.0:
+        offset = exp_units_offset(m)
+        unit = units_unit(m, offset) if _TABLE_EXP and lanes else exp_units(m, offset)
     total[0] = ties * unit + rest
     return rest / unit + (ties - 1.0)
 
