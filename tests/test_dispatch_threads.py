@@ -121,6 +121,37 @@ def test_variant_softmax_lane_edges(variant, n):
         assert_array_equal(fa.log_softmax(x)[~finite], -np.inf)
 
 
+@pytest.mark.parametrize("n", [256, 263, 1031])
+def test_variant_softmax_special_slices(variant, n):
+    # With AVX-512 a slice of 256 entries or more finds its max in a pass that ignores
+    # NaN, and its NaN from the sum: a NaN at the start, inside, or in the masked last
+    # group, beside -inf, +inf or nothing else finite, must still make the slice NaN;
+    # +inf and all -inf keep their meanings; a max of +0 and -0 is one tie of two.
+    base = np.random.default_rng(n).normal(scale=3, size=n)
+    for at in (0, n // 2, n - 1):
+        for other in ("finite", "+inf", "-inf"):
+            x = np.full(n, -np.inf) if other == "-inf" else base.copy()
+            if other == "+inf":
+                x[n // 3] = np.inf
+            x[at] = np.nan
+            for f in (fa.softmax, fa.log_softmax):
+                assert np.isnan(f(x)).all(), (f.__name__, at, other)
+                y = x.copy()
+                assert np.isnan(f(y, out=y)).all(), (f.__name__, at, other)
+    assert np.isnan(fa.softmax(np.full(n, np.nan))).all()
+    assert np.isnan(fa.log_softmax(np.full(n, -np.inf))).all()
+    x = base.copy()
+    x[[1, n - 1]] = np.inf
+    want = np.zeros(n)
+    want[[1, n - 1]] = 0.5
+    assert_array_equal(fa.softmax(x), want)
+    for zeros in ((-0.0, 0.0), (0.0, -0.0)):
+        x = np.full(n, -1000.0)
+        x[n // 2], x[n - 1] = zeros
+        assert fa.softmax(x)[n // 2] == fa.softmax(x)[n - 1] == 0.5
+        assert fa.log_softmax(x)[n // 2] == fa.log_softmax(x)[n - 1] == -np.log(2)
+
+
 @pytest.mark.parametrize("n", [255, 256, 300, 40_000])
 def test_variant_softmax_exact_shares(variant, n):
     # A lone finite entry gets exactly 1 and two equal ones exactly 1/2 (n equal ones
