@@ -288,6 +288,12 @@ cdef enum:
     MAX_LANES = 16      # the max pass (exact: its lane count does not change results)
 
 
+cdef inline bint _near(double m) noexcept nogil:
+    # Whether a slice with max m takes exp_units (|m| <= 2000, _math.pxd), the usual
+    # case, rather than exp_shifted (also False for a NaN or infinite m).
+    return fabs(m) <= 2000.0
+
+
 # What the max pass found in a slice.
 cdef enum SliceKind:
     FINITE_MAX      # the usual case: shift by the (finite) max
@@ -428,7 +434,9 @@ cdef extern from *:
     static inline void fastact_two_sum8(__m512d* s, __m512d* c, __m512d v) {
         /* _lane_add on 8 lanes: s + c += v, the rounding error of s + v into c. Both are
            >= 0, so Fast2Sum on the larger and the smaller gives TwoSum's exact error in
-           one operation fewer. */
+           one operation fewer. v must be the second operand of max and min, which
+           return it where either is NaN: a NaN term then reaches t and c, and c keeps
+           it (how _near_slice finds a NaN entry). */
         __m512d a = _mm512_max_pd(*s, v), b = _mm512_min_pd(*s, v);
         __m512d t = _mm512_add_pd(a, b);
         *c = _mm512_add_pd(*c, _mm512_sub_pd(b, _mm512_sub_pd(t, a)));
@@ -439,11 +447,10 @@ cdef extern from *:
         /* The max of x[0:n] ignoring NaN, -inf if there is none (max_pd returns its
            second operand where either is NaN, so a NaN entry leaves the accumulator
            be), and *mn the min likewise (+inf if none): it tells _near_slice whether
-           any entry lies below the terms' cutoff.
-           Exact, so the lane count does not matter, except that of a +0 and a -0 it may
-           keep either (_slice_max_lanes keeps the first): a zero max enters the results
-           only as a difference x - m of zeros, which then has |log_softmax| >= log 2
-           subtracted (two maximal entries). */
+           any entry lies below the terms' cutoff. Exact, so the lane count does not
+           matter, except that of a +0 and a -0 the max may be either, as it may be in
+           _slice_max_lanes (whose lanes and fold keep a different one): no result
+           depends on the sign of a zero max (the offset, the unit, x - m, x == m). */
         const __m512d ninf = _mm512_set1_pd(-INFINITY), pinf = _mm512_set1_pd(INFINITY);
         __m512d a0 = ninf, a1 = ninf, a2 = ninf, a3 = ninf, b0 = pinf, b1 = pinf;
         __m512d v;
@@ -472,19 +479,30 @@ cdef extern from *:
             a1 = _mm512_max_pd(_mm512_mask_loadu_pd(ninf, k, x + i), a1);
             b1 = _mm512_min_pd(_mm512_mask_loadu_pd(pinf, k, x + i), b1);
         }
-        *mn = _mm512_reduce_min_pd(_mm512_min_pd(b0, b1));
-        return _mm512_reduce_max_pd(_mm512_max_pd(_mm512_max_pd(a0, a1),
-                                                  _mm512_max_pd(a2, a3)));
+        /* the 8 lanes in a plain loop (once a slice; no _mm512_reduce_*, which not
+           every compiler has) */
+        double top[8], low[8], m, lo;
+        _mm512_storeu_pd(top, _mm512_max_pd(_mm512_max_pd(a0, a1), _mm512_max_pd(a2, a3)));
+        _mm512_storeu_pd(low, _mm512_min_pd(b0, b1));
+        m = top[0];
+        lo = low[0];
+        for (int j = 1; j < 8; j++) {
+            m = top[j] > m ? top[j] : m;
+            lo = low[j] < lo ? low[j] : lo;
+        }
+        *mn = lo;
+        return m;
     }
 
     static inline __m512d fastact_units_group(const double* x, double* out, Py_ssize_t i,
                                               __mmask8 k, const __m512d* table,
                                               __m512i off, __m512d vlo, __m512d vmx,
-                                              int store, int clamp, Py_ssize_t* ties) {
+                                              int store, int clamp, int count,
+                                              Py_ssize_t* ntop) {
         /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
            out when `store`, returned as the lanes take them (0 at the max, and where k
-           is clear: lane values of 0 leave s and c as they are); *ties counts the
-           entries equal to the max. A NaN entry's term is NaN. Without `clamp` every
+           is clear: lane values of 0 leave s and c as they are); with `count`, *ntop
+           += how many equal the max. A NaN entry's term is NaN. Without `clamp` every
            entry must be >= lo (none is -inf): the exp takes x as it is, 3 operations
            fewer per 8 entries, the same terms; masked-off lanes read mx. */
         __m512d xv, t;
@@ -499,7 +517,8 @@ cdef extern from *:
         __mmask8 top = k & _mm512_cmp_pd_mask(xv, vmx, _CMP_EQ_OQ);
         if (store)
             _mm512_mask_storeu_pd(out + i, k, t);
-        *ties += _mm_popcnt_u32((unsigned)top);
+        if (count)
+            *ntop += _mm_popcnt_u32((unsigned)top);
         return _mm512_maskz_mov_pd(k & (__mmask8)~top, t);
     }
 
@@ -519,20 +538,20 @@ cdef extern from *:
     #else
     #define FASTACT_ALWAYS_INLINE static inline __attribute__((always_inline))
     #endif
-    FASTACT_ALWAYS_INLINE void fastact_units_lanes(const double* x, double* out, Py_ssize_t n,
-                                               double lo, double mx,
-                                               unsigned long long offset, int store,
-                                               int clamp, double* s, double* c, double* ties) {
+    FASTACT_ALWAYS_INLINE void fastact_units_lanes(const double* x, double* out,
+                                                   Py_ssize_t n, double lo, double mx,
+                                                   unsigned long long offset, int store,
+                                                   int clamp, int count, double* s,
+                                                   double* c, double* ties) {
         /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
            term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
            where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
            order _add_terms adds them. The 32 lanes stay in eight registers for the
            whole slice (the Cython loops keep them in memory, the terms in a buffer).
-           out is only used when `store`; `clamp` as in fastact_units_group. *ties
-           (unless NULL) = how many entries equal mx, counted here rather than in a max
-           pass for _near_slice. A NaN entry
-           makes c NaN, which stays: Fast2Sum's max and min pass NaN on to t, and the
-           adds keep it in c. */
+           out is only used when `store`; `clamp` as in fastact_units_group. With
+           `count`, *ties = how many entries equal mx, counted here rather than in a max
+           pass for _near_slice. A NaN entry makes c NaN, which stays: Fast2Sum's max
+           and min pass NaN on to t, and the adds keep it in c. */
         __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
         /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
@@ -543,11 +562,12 @@ cdef extern from *:
                 s2 = _mm512_loadu_pd(s + 16), s3 = _mm512_loadu_pd(s + 24);
         __m512d c0 = _mm512_loadu_pd(c), c1 = _mm512_loadu_pd(c + 8),
                 c2 = _mm512_loadu_pd(c + 16), c3 = _mm512_loadu_pd(c + 24);
-        Py_ssize_t i = 0, top = 0;
+        Py_ssize_t i = 0, ntop = 0;
         fastact_exp_table_load(table);
         #define FASTACT_GROUP(g, S, C, K)                                            \
             fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, table, off, \
-                                                         vlo, vmx, store, clamp, &top))
+                                                         vlo, vmx, store, clamp, count, \
+                                                         &ntop))
         for (; i + 32 <= n; i += 32) {
             FASTACT_GROUP(0, s0, c0, 0xff);
             FASTACT_GROUP(1, s1, c1, 0xff);
@@ -569,29 +589,41 @@ cdef extern from *:
         _mm512_storeu_pd(s + 16, s2); _mm512_storeu_pd(s + 24, s3);
         _mm512_storeu_pd(c, c0); _mm512_storeu_pd(c + 8, c1);
         _mm512_storeu_pd(c + 16, c2); _mm512_storeu_pd(c + 24, c3);
-        if (ties)
-            *ties = (double)top;
+        if (count)
+            *ties = (double)ntop;
     }
 
-    /* fastact_units_lanes with constant store and clamp: each of the four loops
-       compiled on its own, without a test inside */
+    /* fastact_units_lanes with constant store, clamp and count: each loop compiled on
+       its own, without a test inside; one function for _near_slice, which counts, and
+       one for a long row's chunks, which clamp and take the count from their max pass
+       (in one function the six loops ran 8-15 % slower on rows of 1000). */
+    static void fastact_units_chunk_sums(const double* x, double* out, Py_ssize_t n,
+                                         double lo, double mx, unsigned long long offset,
+                                         int store, double* s, double* c) {
+        if (store)
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 0, s, c, NULL);
+        else
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 0, s, c, NULL);
+    }
+
     static void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
                                         double lo, double mx, unsigned long long offset,
                                         int store, int clamp, double* s, double* c,
                                         double* ties) {
         if (store && clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, s, c, ties);
         else if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, s, c, ties);
         else if (clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 1, s, c, ties);
         else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 1, s, c, ties);
     }
     #else
     /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
         ((void)0)
+    #define fastact_units_chunk_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
     #define fastact_units_unit(mx, offset) (0.0)
     #define fastact_slice_max(x, n, mn) (*(mn) = 0.0)
     #endif
@@ -600,6 +632,9 @@ cdef extern from *:
         const double* x, double* out, Py_ssize_t n, double lo, double mx,
         unsigned long long offset, bint store, bint clamp, double* s, double* c,
         double* ties) noexcept nogil
+    void units_chunk_sums "fastact_units_chunk_sums"(
+        const double* x, double* out, Py_ssize_t n, double lo, double mx,
+        unsigned long long offset, bint store, double* s, double* c) noexcept nogil
     double units_unit "fastact_units_unit"(double mx, unsigned long long offset) noexcept nogil
     double slice_max "fastact_slice_max"(const double* x, Py_ssize_t n,
                                          double* mn) noexcept nogil
@@ -620,11 +655,12 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # AVX-512 softmax's two against one 1.05-1.09 (log_softmax split: 0.83-1.04). Short
     # slices take one loop, where more would be mostly overhead, as does the rare far
     # path (exp_shifted). With AVX-512 a long slice near its max is one C loop instead
-    # (fastact_units_lane_sums: the table exp, the lanes in registers; same lanes and
+    # (fastact_units_chunk_sums: the table exp, the lanes in registers; same lanes and
     # order): tools/ab_kernels.py against these loops softmax 1.15-1.23, log_softmax
-    # 1.05-1.08, rows of 1000 and 1e6. The column kernels keep the polynomial, so on
-    # AVX-512 a slice along another axis may differ from the same values along the last
-    # one in the last bit.
+    # 1.05-1.08, rows of 1000 and 1e6, when all such slices came here; now only a long
+    # row's chunks do (_near_slice takes the others). The column kernels keep the
+    # polynomial, so on AVX-512 a slice along another axis may differ from the same
+    # values along the last one in the last bit.
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
@@ -633,7 +669,7 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     cdef Py_ssize_t i = 0, b, j, k
     cdef int loops = 1
     if _TABLE_EXP and L == LANES and near:
-        units_lane_sums(x, out, n, lo, m, offset, store, True, s, c, NULL)
+        units_chunk_sums(x, out, n, lo, m, offset, store, s, c)
         return
     if L == LANES and near:
         if store:
@@ -674,7 +710,7 @@ cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m
     # st = [hi, lo]: the double-double sum of the terms below the max m.
     cdef double s[LANES]
     cdef double c[LANES]
-    cdef bint near = fabs(m) <= 2000.0
+    cdef bint near = _near(m)
     cdef unsigned long long offset = exp_units_offset(m)
     cdef Py_ssize_t j
     for j in range(L):
@@ -697,11 +733,12 @@ cdef inline double _finish_others(double rest, double ties, double m, bint lanes
                                   double* total) noexcept nogil:
     # T and the divisor from the non-max terms' sum `rest` and the count of maximal
     # entries, each worth one unit u (see _sum_others): the term a maximal entry got,
-    # from the table exp where the slice's terms came from fastact_units_lane_sums
-    # (`lanes`: 32 lanes, near its max, AVX-512).
+    # from the table exp where the slice's terms came from its C loops
+    # (fastact_units_lane_sums, fastact_units_chunk_sums; `lanes`: 32 lanes, near its
+    # max, AVX-512).
     cdef double unit = _TWO_P128
     cdef unsigned long long offset
-    if fabs(m) <= 2000.0:
+    if _near(m):
         offset = exp_units_offset(m)
         unit = units_unit(m, offset) if _TABLE_EXP and lanes else exp_units(m, offset)
     total[0] = ties * unit + rest
@@ -910,25 +947,24 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
                              SliceKind* kind, double* m, double* ties, double* others,
                              double* total) noexcept nogil:
     # With the table exp (AVX-512), a slice of SHORT to LONG_ROW entries whose max is
-    # within +-2000 (nearly every one). Its max pass keeps only the max
-    # (fastact_slice_max: one max_pd per 8 entries, where _slice_max_lanes also counts
-    # the maximal entries and sums the entries to spot a NaN or an infinity); the C loop
-    # of terms and lane sums counts the maximal entries instead (one popcount per 8, on
-    # the integer units), and a NaN entry makes the sum NaN. Same results, NaN for a
-    # slice with a NaN; tools/ab_kernels.py against _slice_max_lanes: softmax and
-    # log_softmax 1.06-1.08 on rows of 1000, 1.09-1.11 on rows of 300, 1.03-1.04 on a
-    # slice of 20000. The pass also takes the min, and where no entry lies below the
-    # cutoff m + _TERM_MIN (no -inf either), the usual case, the loop leaves out the
-    # clamp and the select of the cutoff: softmax 1.01-1.05, log_softmax 1.01-1.09 on
-    # rows of 256-1000 and a slice of 20000. Returns False, having written nothing, for
-    # any other slice (an infinite or far max, every entry NaN or -inf), which takes the
-    # general path.
+    # within +-2000 (nearly every one). Its max pass takes only the max and the min
+    # (fastact_slice_max: a max_pd and a min_pd per 8 entries, where _slice_max_lanes
+    # also counts the maximal entries and sums the entries to spot a NaN or an
+    # infinity); the C loop of terms and lane sums counts the maximal entries instead
+    # (one popcount per 8, on the integer units), and a NaN entry makes the sum NaN.
+    # Where no entry lies below the cutoff m + _TERM_MIN (no -inf either), the usual
+    # case, the loop also leaves out the exp's clamp and the cutoff's select. Same
+    # results, NaN for a slice with a NaN. tools/ab_kernels.py, rows of 256-1000 and a
+    # slice of 20000, against _slice_max_lanes: softmax and log_softmax 1.03-1.11 (1.20
+    # on rows of 256); then without the clamp: softmax 1.01-1.05, log_softmax
+    # 1.01-1.09. Returns False, having written nothing, for any other slice (an
+    # infinite or far max, every entry NaN or -inf), which takes the general path.
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double low, mn
     cdef double mx = slice_max(x, n, &mn)
     cdef int j
-    if not fabs(mx) <= 2000.0:
+    if not _near(mx):
         return False
     for j in range(LANES):
         s[j] = 0.0
@@ -1094,7 +1130,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     for j in range(w):
         # Each column on its own: exp_units where its max is within +-2000 (as in
         # _sum_others; false for NaN), so a column's result never depends on its block.
-        far[j] = 0.0 if fabs(mx[j]) <= 2000.0 else 1.0
+        far[j] = 0.0 if _near(mx[j]) else 1.0
         s[j] = 0.0
         c[j] = 0.0
         lo[j] = mx[j] + _TERM_MIN
