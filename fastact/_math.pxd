@@ -385,6 +385,18 @@ cdef extern from *:
         return _mm512_fmadd_pd(t, p, t);
     }
 
+    static inline __m512d fastact_neg_abs(__m512d x, double c, __m512d nc) {
+        /* -c|x|: for c = 1 and 2 (constants where the kernels call exp_neg_block) an
+           or of the sign bit, and an add, rather than a multiply on the fma units;
+           exact either way */
+        __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
+        if (c == 1.0)
+            return a;
+        if (c == 2.0)
+            return _mm512_add_pd(a, a);
+        return _mm512_mul_pd(nc, _mm512_abs_pd(x));
+    }
+
     static inline void fastact_exp_neg_block(const double* x, double* s, Py_ssize_t n,
                                              double c, double lo) {
         /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
@@ -397,12 +409,12 @@ cdef extern from *:
         fastact_exp_table_load(table);
         /* max_pd returns its second operand where either is NaN */
         for (; j + 8 <= n; j += 8) {
-            __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_loadu_pd(x + j)));
+            __m512d a = fastact_neg_abs(_mm512_loadu_pd(x + j), c, nc);
             _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table, offset));
         }
         if (j < n) {        /* the last n - j < 8 */
             m = (__mmask8)((1u << (n - j)) - 1);
-            __m512d a = _mm512_mul_pd(nc, _mm512_abs_pd(_mm512_maskz_loadu_pd(m, x + j)));
+            __m512d a = fastact_neg_abs(_mm512_maskz_loadu_pd(m, x + j), c, nc);
             _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table,
                                                                offset));
         }
