@@ -642,7 +642,7 @@ cdef extern from *:
 
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
-                            double* c, int L) noexcept nogil:
+                            double* c, int L, Py_ssize_t* ties=NULL) noexcept nogil:
     # Entry e goes to lane e mod L. A long slice (L = LANES) near its max is taken in
     # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the
     # same reason: with vectors of 4 or fewer, three (the exp's reduction; its
@@ -660,13 +660,15 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # 1.05-1.08, rows of 1000 and 1e6, when all such slices came here; now only a long
     # row's chunks do (_near_slice takes the others). The column kernels keep the
     # polynomial, so on AVX-512 a slice along another axis may differ from the same
-    # values along the last one in the last bit.
+    # values along the last one in the last bit. With `ties` (only in the three-loop
+    # form), *ties = how many entries equal m, counted in the reduction loop (x is read
+    # there before any term is stored: out may be x).
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
     cdef unsigned long long kb[TERM_BLOCK]
     cdef double t
-    cdef Py_ssize_t i = 0, b, j, k
+    cdef Py_ssize_t i = 0, b, j, k, nt = 0
     cdef int loops = 1
     if _TABLE_EXP and L == LANES and near:
         units_chunk_sums(x, out, n, lo, m, offset, store, s, c)
@@ -691,8 +693,13 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
             for j in range(k):
                 v[j] = _term(x, out, i + j, m, lo, offset, near, store)
         else:
-            for j in range(k):
-                r[j] = exp_units_reduce(x[i + j], lo, &kb[j])
+            if ties != NULL:
+                for j in range(k):
+                    r[j] = exp_units_reduce(x[i + j], lo, &kb[j])
+                    nt += x[i + j] == m
+            else:
+                for j in range(k):
+                    r[j] = exp_units_reduce(x[i + j], lo, &kb[j])
             for j in range(k):
                 t = exp_units_finish(x[i + j], lo, r[j], kb[j], offset)
                 v[j] = _lane_value(x, out, i + j, m, t, store)
@@ -702,6 +709,8 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
         for j in range(k % L):
             _lane_add(&s[j], &c[j], v[k - k % L + j])
         i += k
+    if ties != NULL:
+        ties[0] = nt
 
 
 cdef inline void _lane_sums(const double* x, double* out, Py_ssize_t n, double m,
@@ -943,34 +952,86 @@ cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, 
 # ---------------------------------------------------------------- softmax of one slice
 
 
+cdef extern from *:
+    """
+    /* Whether _near_slice takes the Cython loops' slices too (AVX2 without AVX-512):
+       a max pass that keeps only the max, the maximal entries counted in the exp's
+       reduction loop. The baseline build measured 0.97-0.98 that way (2-wide vectors,
+       where the count costs more than it saves); the AVX-512 build without the table
+       exp keeps _slice_max_lanes as well (its loops differ). */
+    #if defined(__AVX2__) && !defined(__AVX512F__)
+    #define FASTACT_COUNT_IN_SUM 1
+    #else
+    #define FASTACT_COUNT_IN_SUM 0
+    #endif
+    """
+    const bint _COUNT_IN_SUM "FASTACT_COUNT_IN_SUM"
+
+
+cdef inline double _slice_max_only(const double* x, Py_ssize_t n) noexcept nogil:
+    # The max of x[0:n] ignoring NaN (-inf if none), over MAX_LANES lanes.
+    cdef double lane[MAX_LANES]
+    cdef Py_ssize_t b, j
+    cdef double v
+    for j in range(MAX_LANES):
+        lane[j] = -INFINITY
+    for b in range(n // MAX_LANES):
+        for j in range(MAX_LANES):
+            v = x[b * MAX_LANES + j]
+            lane[j] = v if v > lane[j] else lane[j]
+    for j in range(n % MAX_LANES):
+        v = x[n - n % MAX_LANES + j]
+        lane[j] = v if v > lane[j] else lane[j]
+    v = lane[0]
+    for j in range(1, MAX_LANES):
+        v = lane[j] if lane[j] > v else v
+    return v
+
+
 cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint store,
                              SliceKind* kind, double* m, double* ties, double* others,
                              double* total) noexcept nogil:
-    # With the table exp (AVX-512), a slice of SHORT to LONG_ROW entries whose max is
-    # within +-2000 (nearly every one). Its max pass takes only the max and the min
-    # (fastact_slice_max: a max_pd and a min_pd per 8 entries, where _slice_max_lanes
-    # also counts the maximal entries and sums the entries to spot a NaN or an
-    # infinity); the C loop of terms and lane sums counts the maximal entries instead
-    # (one popcount per 8, on the integer units), and a NaN entry makes the sum NaN.
-    # Where no entry lies below the cutoff m + _TERM_MIN (no -inf either), the usual
-    # case, the loop also leaves out the exp's clamp and the cutoff's select. Same
+    # With the table exp (AVX-512) or AVX2, a slice of SHORT to LONG_ROW entries whose
+    # max is within +-2000 (nearly every one). Its max pass takes only the max and the
+    # min (fastact_slice_max: a max_pd and a min_pd per 8 entries, where
+    # _slice_max_lanes also counts the maximal entries and sums the entries to spot a
+    # NaN or an infinity); the C loop of terms and lane sums counts the maximal entries
+    # instead (one popcount per 8, on the integer units), and a NaN entry makes the sum
+    # NaN. Where no entry lies below the cutoff m + _TERM_MIN (no -inf either), the
+    # usual case, the loop also leaves out the exp's clamp and the cutoff's select. Same
     # results, NaN for a slice with a NaN. tools/ab_kernels.py, rows of 256-1000 and a
     # slice of 20000, against _slice_max_lanes: softmax and log_softmax 1.03-1.11 (1.20
-    # on rows of 256); then without the clamp: softmax 1.01-1.05, log_softmax
-    # 1.01-1.09. Returns False, having written nothing, for any other slice (an
-    # infinite or far max, every entry NaN or -inf), which takes the general path.
+    # on rows of 256); then without the clamp: softmax 1.01-1.05, log_softmax 1.01-1.09.
+    # With AVX2 (_COUNT_IN_SUM) the same in the Cython loops: the max pass keeps only
+    # the max (_slice_max_only), _add_terms counts the maximal entries in its reduction
+    # loop, a NaN makes TwoSum's lanes NaN; the clamp stays. tools/ab_kernels.py:
+    # softmax and log_softmax 1.15-1.19 on rows of 300, 1.02-1.06 on rows of 1000, 1.00
+    # on rows of 5000 (the gain falls with the row's length).
+    # Returns False, having written nothing, for any other slice (an infinite or far
+    # max, every entry NaN or -inf), which takes the general path.
     cdef double s[LANES]
     cdef double c[LANES]
-    cdef double low, mn
-    cdef double mx = slice_max(x, n, &mn)
+    cdef double low, mn, mx
     cdef int j
+    cdef Py_ssize_t nt
+    if _TABLE_EXP:
+        mx = slice_max(x, n, &mn)
+    else:
+        mx = _slice_max_only(x, n)
     if not _near(mx):
         return False
     for j in range(LANES):
         s[j] = 0.0
         c[j] = 0.0
-    units_lane_sums(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
-                    not mn >= mx + _TERM_MIN, s, c, ties)
+    if _TABLE_EXP:
+        units_lane_sums(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
+                        not mn >= mx + _TERM_MIN, s, c, ties)
+    else:
+        if store:
+            _add_terms(x, out, n, mx, exp_units_offset(mx), True, True, s, c, LANES, &nt)
+        else:
+            _add_terms(x, out, n, mx, exp_units_offset(mx), True, False, s, c, LANES, &nt)
+        ties[0] = nt
     m[0] = mx
     others[0] = _finish_others(_combine(s, c, &low, LANES), ties[0], mx, True, total)
     kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
@@ -984,7 +1045,7 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
     cdef double total
     cdef bint long_row = n > LONG_ROW
     cdef SliceKind kind
-    if (_TABLE_EXP and n >= SHORT and not long_row
+    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT and not long_row
             and _near_slice(x, out, n, True, &kind, m, ties, others, &total)):
         if kind == ALL_NAN:
             _fill(out, n, NAN)
@@ -1021,7 +1082,7 @@ cdef void log_softmax(const double* x,  # IN
     cdef SliceKind kind
     if n == 0:
         return
-    if (_TABLE_EXP and n >= SHORT and not long_row
+    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT and not long_row
             and _near_slice(x, NULL, n, False, &kind, &m, &ties, &others, &total)):
         if kind == ALL_NAN:
             _fill(out, n, NAN)
