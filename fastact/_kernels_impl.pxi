@@ -685,7 +685,7 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     if _TABLE_EXP and L == LANES and near:
         units_chunk_sums(x, out, n, lo, m, offset, store, s, c)
         return
-    if L == LANES and near:
+    if near and (L == LANES or not _WIDE_VECTORS):
         if store:
             loops = 2 if _WIDE_VECTORS else 3
         else:
