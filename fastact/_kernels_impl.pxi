@@ -605,6 +605,45 @@ cdef extern from *:
             *ties = (double)ntop;
     }
 
+    FASTACT_ALWAYS_INLINE void fastact_units_lanes8(const double* x, double* out,
+                                                    Py_ssize_t n, double lo, double mx,
+                                                    unsigned long long offset, int store,
+                                                    int clamp, double* s, double* c,
+                                                    double* ties) {
+        /* fastact_units_lanes with 8 lanes (SHORT_LANES: a slice of SHORT_ROW to SHORT
+           entries), in one register, always counting */
+        __m512d table[4];
+        const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
+        const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
+        __m512d s0 = _mm512_loadu_pd(s), c0 = _mm512_loadu_pd(c);
+        Py_ssize_t i = 0, ntop = 0;
+        fastact_exp_table_load(table);
+        for (; i + 8 <= n; i += 8)
+            fastact_two_sum8(&s0, &c0, fastact_units_group(x, out, i, 0xff, table, off, vlo,
+                                                           vmx, store, clamp, 1, &ntop));
+        if (i < n)
+            fastact_two_sum8(&s0, &c0, fastact_units_group(
+                x, out, i, (__mmask8)((1u << (n - i)) - 1), table, off, vlo, vmx, store,
+                clamp, 1, &ntop));
+        _mm512_storeu_pd(s, s0);
+        _mm512_storeu_pd(c, c0);
+        *ties = (double)ntop;
+    }
+
+    static void fastact_units_lane_sums8(const double* x, double* out, Py_ssize_t n,
+                                         double lo, double mx, unsigned long long offset,
+                                         int store, int clamp, double* s, double* c,
+                                         double* ties) {
+        if (store && clamp)
+            fastact_units_lanes8(x, out, n, lo, mx, offset, 1, 1, s, c, ties);
+        else if (store)
+            fastact_units_lanes8(x, out, n, lo, mx, offset, 1, 0, s, c, ties);
+        else if (clamp)
+            fastact_units_lanes8(x, out, n, lo, mx, offset, 0, 1, s, c, ties);
+        else
+            fastact_units_lanes8(x, out, n, lo, mx, offset, 0, 0, s, c, ties);
+    }
+
     /* fastact_units_lanes with constant store, clamp and count: each loop compiled on
        its own, without a test inside; one function for _near_slice, which counts, and
        one for a long row's chunks, which clamp and take the count from their max pass
@@ -636,11 +675,17 @@ cdef extern from *:
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
         ((void)0)
     #define fastact_units_chunk_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
+    #define fastact_units_lane_sums8(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
+        ((void)0)
     #define fastact_units_unit(mx, offset) (0.0)
     #define fastact_slice_max(x, n, mn) (*(mn) = 0.0)
     #endif
     """
     void units_lane_sums "fastact_units_lane_sums"(
+        const double* x, double* out, Py_ssize_t n, double lo, double mx,
+        unsigned long long offset, bint store, bint clamp, double* s, double* c,
+        double* ties) noexcept nogil
+    void units_lane_sums8 "fastact_units_lane_sums8"(
         const double* x, double* out, Py_ssize_t n, double lo, double mx,
         unsigned long long offset, bint store, bint clamp, double* s, double* c,
         double* ties) noexcept nogil
@@ -655,26 +700,29 @@ cdef extern from *:
 cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m,
                             unsigned long long offset, bint near, bint store, double* s,
                             double* c, int L, Py_ssize_t* ties=NULL) noexcept nogil:
-    # Entry e goes to lane e mod L. A long slice (L = LANES) near its max is taken in
-    # blocks of TERM_BLOCK entries split into loops, as _exp_blocks does and for the
-    # same reason: with vectors of 4 or fewer, three (the exp's reduction; its
-    # polynomial, scale and the term, stored to out for softmax and, as the lanes take
-    # it, to a stack buffer; then the sums); with AVX-512 (when built without the table
-    # exp), two for softmax (the terms, then the sums) and one for log_softmax. The
-    # buffer, not x, tells the sums which entries are maximal, since out may be x. Same
-    # bits; tools/ab_kernels.py, rows of 1000 and 1e6: three loops against two (softmax)
-    # or one (log_softmax) 1.08-1.16 on AVX2 and 1.18-1.27 on the baseline build; on
-    # AVX-512 softmax's two against one 1.05-1.09 (log_softmax split: 0.83-1.04). Short
-    # slices take one loop, where more would be mostly overhead, as does the rare far
-    # path (exp_shifted). With AVX-512 a long slice near its max is one C loop instead
-    # (fastact_units_chunk_sums: the table exp, the lanes in registers; same lanes and
-    # order): tools/ab_kernels.py against these loops softmax 1.15-1.23, log_softmax
-    # 1.05-1.08, rows of 1000 and 1e6, when all such slices came here; now only a long
-    # row's chunks do (_near_slice takes the others). The column kernels keep the
-    # polynomial, so on AVX-512 a slice along another axis may differ from the same
-    # values along the last one in the last bit. With `ties` (only in the three-loop
-    # form), *ties = how many entries equal m, counted in the reduction loop (x is read
-    # there before any term is stored: out may be x).
+    # Entry e goes to lane e mod L. A slice near its max is taken in blocks of
+    # TERM_BLOCK entries split into loops, as _exp_blocks does and for the same reason:
+    # with vectors of 4 or fewer, three (the exp's reduction; its polynomial, scale and
+    # the term, stored to out for softmax and, as the lanes take it, to a stack buffer;
+    # then the sums); with AVX-512 (when built without the table exp), two for softmax
+    # (the terms, then the sums) and one for log_softmax. The buffer, not x, tells the
+    # sums which entries are maximal, since out may be x. Same bits;
+    # tools/ab_kernels.py, rows of 1000 and 1e6: three loops against two (softmax) or
+    # one (log_softmax) 1.08-1.16 on AVX2 and 1.18-1.27 on the baseline build; on
+    # AVX-512 softmax's two against one 1.05-1.09 (log_softmax split: 0.83-1.04). With
+    # vectors of 4 or fewer the slices of SHORT_ROW to SHORT entries (L = SHORT_LANES)
+    # are split too: they took one loop, which measured 1.24-1.55x slower on AVX2 and
+    # 2.3-4.2x on the baseline build (rows of 40-255). The rare far path (exp_shifted)
+    # takes one loop, as do short slices with AVX-512 when built without the table exp
+    # (with it, _near_slice takes them). With AVX-512 a long slice near its
+    # max is one C loop instead (fastact_units_chunk_sums: the table exp, the lanes in
+    # registers; same lanes and order): tools/ab_kernels.py against these loops softmax
+    # 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6, when all such slices came
+    # here; now only a long row's chunks do (_near_slice takes the others). The column
+    # kernels keep the polynomial, so on AVX-512 a slice along another axis may differ
+    # from the same values along the last one in the last bit. With `ties` (only in the
+    # three-loop form), *ties = how many entries equal m, counted in the reduction loop
+    # (x is read there before any term is stored: out may be x).
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
@@ -1013,9 +1061,9 @@ cdef extern from *:
 cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint store,
                              SliceKind* kind, double* m, double* ties, double* others,
                              double* total) noexcept nogil:
-    # With the table exp (AVX-512) or AVX2, a slice of SHORT to LONG_ROW entries whose
-    # max is within +-2000 (nearly every one). Its max pass takes only the max and the
-    # min (fastact_slice_max: a max_pd and a min_pd per 8 entries, where
+    # With the table exp (AVX-512) or AVX2, a slice of SHORT_ROW to LONG_ROW entries
+    # whose max is within +-2000 (nearly every one). Its max pass takes only the max and
+    # the min (fastact_slice_max: a max_pd and a min_pd per 8 entries, where
     # _slice_max_lanes also counts the maximal entries and sums the entries to spot a
     # NaN or an infinity); the C loop of terms and lane sums counts the maximal entries
     # instead (one popcount per 8, on the integer units), and a NaN entry makes the sum
@@ -1024,17 +1072,21 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
     # results, NaN for a slice with a NaN. tools/ab_kernels.py, rows of 256-1000 and a
     # slice of 20000, against _slice_max_lanes: softmax and log_softmax 1.03-1.11 (1.20
     # on rows of 256); then without the clamp: softmax 1.01-1.05, log_softmax 1.01-1.09.
-    # With AVX2 (_COUNT_IN_SUM) the same around the Cython loops: the max pass keeps only
-    # the max (fastact_slice_max4), _add_terms counts the maximal entries in its
-    # reduction loop, a NaN makes TwoSum's lanes NaN; the clamp stays. tools/ab_kernels.py
-    # against _slice_max_lanes: softmax and log_softmax 1.28-1.32 on rows of 300,
-    # 1.10-1.12 on rows of 1000, 1.05-1.07 on rows of 5000.
-    # Returns False, having written nothing, for any other slice (an infinite or far
-    # max, every entry NaN or -inf), which takes the general path.
+    # With AVX2 (_COUNT_IN_SUM) the same around the Cython loops: the max pass keeps
+    # only the max (fastact_slice_max4), _add_terms counts the maximal entries in its
+    # reduction loop, a NaN makes TwoSum's lanes NaN; the clamp stays.
+    # tools/ab_kernels.py against _slice_max_lanes: softmax and log_softmax 1.28-1.32 on
+    # rows of 300, 1.10-1.12 on rows of 1000, 1.05-1.07 on rows of 5000. Slices below
+    # SHORT take 8 lanes (fastact_units_lane_sums8 with the table exp): one C loop where
+    # the Cython one took one loop per element, tools/ab_kernels.py 2.2-3.6 on rows of
+    # 40-255 (AVX2's split loops 2.5-3.2 with the lighter max pass). Returns False,
+    # having written nothing, for any other slice (an infinite or far max, every entry
+    # NaN or -inf), which takes the general path.
     cdef double s[LANES]
     cdef double c[LANES]
     cdef double low, mn, mx
     cdef int j
+    cdef int L = LANES if n >= SHORT else SHORT_LANES
     cdef Py_ssize_t nt
     if _TABLE_EXP:
         mx = slice_max(x, n, &mn)
@@ -1042,20 +1094,23 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
         mx = slice_max4(x, n)
     if not _near(mx):
         return False
-    for j in range(LANES):
+    for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
-    if _TABLE_EXP:
+    if _TABLE_EXP and L == LANES:
         units_lane_sums(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
                         not mn >= mx + _TERM_MIN, s, c, ties)
+    elif _TABLE_EXP:
+        units_lane_sums8(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
+                         not mn >= mx + _TERM_MIN, s, c, ties)
     else:
         if store:
-            _add_terms(x, out, n, mx, exp_units_offset(mx), True, True, s, c, LANES, &nt)
+            _add_terms(x, out, n, mx, exp_units_offset(mx), True, True, s, c, L, &nt)
         else:
-            _add_terms(x, out, n, mx, exp_units_offset(mx), True, False, s, c, LANES, &nt)
+            _add_terms(x, out, n, mx, exp_units_offset(mx), True, False, s, c, L, &nt)
         ties[0] = nt
     m[0] = mx
-    others[0] = _finish_others(_combine(s, c, &low, LANES), ties[0], mx, True, total)
+    others[0] = _finish_others(_combine(s, c, &low, L), ties[0], mx, True, total)
     kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
     return True
 
@@ -1067,7 +1122,7 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
     cdef double total
     cdef bint long_row = n > LONG_ROW
     cdef SliceKind kind
-    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT and not long_row
+    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT_ROW and not long_row
             and _near_slice(x, out, n, True, &kind, m, ties, others, &total)):
         if kind == ALL_NAN:
             _fill(out, n, NAN)
@@ -1104,7 +1159,7 @@ cdef void log_softmax(const double* x,  # IN
     cdef SliceKind kind
     if n == 0:
         return
-    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT and not long_row
+    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT_ROW and not long_row
             and _near_slice(x, NULL, n, False, &kind, &m, &ties, &others, &total)):
         if kind == ALL_NAN:
             _fill(out, n, NAN)

@@ -95,10 +95,10 @@ def test_variant_softmax_accuracy(variant):
     assert max_ulp_error(fa.log_softmax(x), l_exact)[0] <= 4
 
 
-@pytest.mark.parametrize("n", [256, 257, 263, 280, 287, 288, 1031])
+@pytest.mark.parametrize("n", [32, 39, 255, 256, 257, 263, 280, 287, 288, 1031])
 def test_variant_softmax_lane_edges(variant, n):
-    # Slices of 256 entries or more sum over 32 lanes (with AVX-512 in registers, the
-    # last n mod 32 entries masked): every kind of entry the lanes treat apart (maximal
+    # Slices of 256 entries or more sum over 32 lanes, shorter ones over 8 (with AVX-512
+    # in registers, the last n mod 32 or n mod 8 entries masked): every kind of entry the lanes treat apart (maximal
     # ones, -inf, entries below the terms' cutoff of max - 790) at lengths around the
     # lane count, fresh and in place; and slices with none below the cutoff, which
     # AVX-512 takes without clamping (the smallest entry at the cutoff, or near).
@@ -126,10 +126,10 @@ def test_variant_softmax_lane_edges(variant, n):
         assert_array_equal(fa.log_softmax(x)[~finite], -np.inf)
 
 
-@pytest.mark.parametrize("n", [256, 263, 1031])
+@pytest.mark.parametrize("n", [32, 45, 255, 256, 263, 1031])
 def test_variant_softmax_special_slices(variant, n):
-    # With AVX-512 a slice of 256 entries or more finds its max in a pass that ignores
-    # NaN, and its NaN from the sum: a NaN at the start, inside, or in the masked last
+    # With AVX-512 or AVX2 a slice of 32 entries or more finds its max in a pass that
+    # ignores NaN, and its NaN from the sum: a NaN at the start, inside, or in the masked last
     # group, beside -inf, +inf or nothing else finite, must still make the slice NaN;
     # +inf and all -inf keep their meanings; a max of +0 and -0 is one tie of two.
     base = np.random.default_rng(n).normal(scale=3, size=n)
