@@ -22,8 +22,9 @@ from .common import PER_ELEMENT_MAX, implementation, inputs, output_shape
 
 IMPLEMENTATIONS = ["fastact", "numpy_naive", "numpy_best", "scipy", "torch", "jax"]
 ELEMENTWISE = [(10,), (1_000,), (100_000,), (1_000_000,)]
-# (batch, classes) rows for the softmax family, plus long 1-D slices.
-ROWS = [(10,), (1_000,), (1_000_000,), (256, 10), (1000, 1000)]
+# (batch, classes) rows for the softmax family, plus long 1-D slices; rows of 128 (an
+# attention row) sit between the short-row path (< 32) and the 32-lane sums (>= 256).
+ROWS = [(10,), (1_000,), (1_000_000,), (256, 10), (2048, 128), (1000, 1000)]
 
 # The shapes each public function is benchmarked on. A new public function must be added
 # here (the guard at the bottom fails the suite otherwise).
