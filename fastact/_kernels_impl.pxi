@@ -557,7 +557,7 @@ cdef extern from *:
                                                    double* c, double* ties) {
         /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
            term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
-           where x[e] is the max mx, added to lane e mod 32 of s + c (_lane_add), in the
+           where x[e] is the max mx, added to lane e mod 32 of s + c (_term_add), in the
            order _add_terms adds them. The 32 lanes stay in eight registers for the
            whole slice (the Cython loops keep them in memory, the terms in a buffer).
            out is only used when `store`; `clamp` as in fastact_units_group. With
@@ -803,8 +803,8 @@ cdef inline double _finish_others(double rest, double ties, double m, bint lanes
     # T and the divisor from the non-max terms' sum `rest` and the count of maximal
     # entries, each worth one unit u (see _sum_others): the term a maximal entry got,
     # from the table exp where the slice's terms came from its C loops
-    # (fastact_units_lane_sums, fastact_units_chunk_sums; `lanes`: 32 lanes, near its
-    # max, AVX-512).
+    # (fastact_units_lane_sums, fastact_units_lane_sums8, fastact_units_chunk_sums;
+    # `lanes`: near its max, AVX-512).
     cdef double unit = _TWO_P128
     cdef unsigned long long offset
     if _near(m):
@@ -1074,7 +1074,7 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
     # on rows of 256); then without the clamp: softmax 1.01-1.05, log_softmax 1.01-1.09.
     # With AVX2 (_COUNT_IN_SUM) the same around the Cython loops: the max pass keeps
     # only the max (fastact_slice_max4), _add_terms counts the maximal entries in its
-    # reduction loop, a NaN makes TwoSum's lanes NaN; the clamp stays.
+    # reduction loop, a NaN makes the lane sums NaN; the clamp stays.
     # tools/ab_kernels.py against _slice_max_lanes: softmax and log_softmax 1.28-1.32 on
     # rows of 300, 1.10-1.12 on rows of 1000, 1.05-1.07 on rows of 5000. Slices below
     # SHORT take 8 lanes (fastact_units_lane_sums8 with the table exp): one C loop where

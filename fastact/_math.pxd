@@ -6,7 +6,7 @@
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
 # polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
 # selects replace branches. One exception, in C intrinsics: with AVX-512 the exp of the
-# elementwise kernels (exp_neg_block) and of the softmax family's long slices
+# elementwise kernels (exp_neg_block) and of the softmax family's slices of 32 or more
 # (_kernels_impl.pxi) looks 2^(j/16) up in a 16-entry table held in registers, which
 # GCC's vectorizer cannot express.
 #
@@ -168,8 +168,9 @@ cdef extern from *:
        0.92-0.94), two for softmax (blocks of 512), one for log_softmax and
        log_softmax_backward (tools/ab_kernels.py). The elementwise and the softmax
        choices apply when FASTACT_TABLE_EXP is 0: with the table exp every AVX-512
-       elementwise kernel takes two loops, and the softmax family's long slices near
-       their max one C loop. -DFASTACT_WIDE_VECTORS=0/1 overrides. */
+       elementwise kernel takes two loops, and the softmax family's slices of 32
+       entries or more near their max one C loop. -DFASTACT_WIDE_VECTORS=0/1
+       overrides. */
     #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
     #define FASTACT_WIDE_VECTORS 1
@@ -315,8 +316,9 @@ cdef extern from *:
        needed: with |r| <= ln2/32 the rounding of r is at most 2^-59. Subnormals cannot
        occur: the arguments (-c|x| clamped at lo <= -746 and >= -760, the _arg helpers)
        keep 2^(k + 128) normal. Elsewhere the macro is 0 and the kernels keep
-       _exp_scaled. The softmax family's long slices near their max take the table too,
-       fused with their lane sums (fastact_units_lane_sums, _kernels_impl.pxi); a table
+       _exp_scaled. The softmax family's slices of 32 entries or more near their max
+       take the table too, fused with their lane sums (fastact_units_lane_sums and
+       fastact_units_lane_sums8, _kernels_impl.pxi); a table
        pass beside _add_terms' Cython loops measured 0.84-0.94. -DFASTACT_TABLE_EXP=0
        overrides. */
     #ifndef FASTACT_TABLE_EXP

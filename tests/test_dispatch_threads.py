@@ -98,10 +98,11 @@ def test_variant_softmax_accuracy(variant):
 @pytest.mark.parametrize("n", [32, 39, 255, 256, 257, 263, 280, 287, 288, 1031])
 def test_variant_softmax_lane_edges(variant, n):
     # Slices of 256 entries or more sum over 32 lanes, shorter ones over 8 (with AVX-512
-    # in registers, the last n mod 32 or n mod 8 entries masked): every kind of entry the lanes treat apart (maximal
-    # ones, -inf, entries below the terms' cutoff of max - 790) at lengths around the
-    # lane count, fresh and in place; and slices with none below the cutoff, which
-    # AVX-512 takes without clamping (the smallest entry at the cutoff, or near).
+    # in registers, the last n mod 32 or n mod 8 entries masked): every kind of entry
+    # the lanes treat apart (maximal ones, -inf, entries below the terms' cutoff of
+    # max - 790) at lengths around the lane count, fresh and in place; and slices with
+    # none below the cutoff, which AVX-512 takes without clamping (the smallest entry at
+    # the cutoff, or near).
     rng = np.random.default_rng(n)
     for m, far in itertools.product((4.0, -1999.5, 1999.5), (True, False)):
         x = m - 4 + rng.normal(scale=4, size=n)     # the max near the +-2000 switch too
