@@ -552,13 +552,14 @@ cdef extern from *:
     #endif
     FASTACT_ALWAYS_INLINE void fastact_units_lanes(const double* x, double* out,
                                                    Py_ssize_t n, double lo, double mx,
-                                                   unsigned long long offset, int store,
-                                                   int clamp, int count, double* s,
-                                                   double* c, double* ties) {
-        /* _add_terms' long slice near its max with the table exp (_math.pxd): entry e's
-           term exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0
-           where x[e] is the max mx, added to lane e mod 32 of s + c (_term_add), in the
-           order _add_terms adds them. The 32 lanes stay in eight registers for the
+                                                   unsigned long long offset, int wide,
+                                                   int store, int clamp, int count,
+                                                   double* s, double* c, double* ties) {
+        /* _add_terms' slice near its max with the table exp (_math.pxd): entry e's term
+           exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0 where
+           x[e] is the max mx, added to lane e mod L of s + c (_term_add), in the order
+           _add_terms adds them; L = 32 when `wide` (LANES), 8 otherwise (SHORT_LANES, a
+           slice of SHORT_ROW to SHORT entries). The lanes stay in registers for the
            whole slice (the Cython loops keep them in memory, the terms in a buffer).
            out is only used when `store`; `clamp` as in fastact_units_group. With
            `count`, *ties = how many entries equal mx, counted here rather than in a max
@@ -570,64 +571,48 @@ cdef extern from *:
         const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
         /* one variable per register: an array indexed at run time lived on the stack,
            stored every iteration */
-        __m512d s0 = _mm512_loadu_pd(s), s1 = _mm512_loadu_pd(s + 8),
-                s2 = _mm512_loadu_pd(s + 16), s3 = _mm512_loadu_pd(s + 24);
-        __m512d c0 = _mm512_loadu_pd(c), c1 = _mm512_loadu_pd(c + 8),
-                c2 = _mm512_loadu_pd(c + 16), c3 = _mm512_loadu_pd(c + 24);
+        __m512d s0 = _mm512_loadu_pd(s), c0 = _mm512_loadu_pd(c), s1, s2, s3, c1, c2, c3;
         Py_ssize_t i = 0, ntop = 0;
         fastact_exp_table_load(table);
         #define FASTACT_GROUP(g, S, C, K)                                            \
             fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, table, off, \
                                                          vlo, vmx, store, clamp, count, \
                                                          &ntop))
-        for (; i + 32 <= n; i += 32) {
-            FASTACT_GROUP(0, s0, c0, 0xff);
-            FASTACT_GROUP(1, s1, c1, 0xff);
-            FASTACT_GROUP(2, s2, c2, 0xff);
-            FASTACT_GROUP(3, s3, c3, 0xff);
-        }
-        /* the last n mod 32 entries, masked */
         #define FASTACT_TAIL(g, S, C)                                                \
             if (i + 8 * g < n)                                                     \
                 FASTACT_GROUP(g, S, C, n - i - 8 * g >= 8 ? (__mmask8)0xff         \
                               : (__mmask8)((1u << (n - i - 8 * g)) - 1))
-        FASTACT_TAIL(0, s0, c0);
-        FASTACT_TAIL(1, s1, c1);
-        FASTACT_TAIL(2, s2, c2);
-        FASTACT_TAIL(3, s3, c3);
+        if (wide) {
+            s1 = _mm512_loadu_pd(s + 8), s2 = _mm512_loadu_pd(s + 16),
+            s3 = _mm512_loadu_pd(s + 24);
+            c1 = _mm512_loadu_pd(c + 8), c2 = _mm512_loadu_pd(c + 16),
+            c3 = _mm512_loadu_pd(c + 24);
+            for (; i + 32 <= n; i += 32) {
+                FASTACT_GROUP(0, s0, c0, 0xff);
+                FASTACT_GROUP(1, s1, c1, 0xff);
+                FASTACT_GROUP(2, s2, c2, 0xff);
+                FASTACT_GROUP(3, s3, c3, 0xff);
+            }
+            /* the last n mod 32 entries, masked */
+            FASTACT_TAIL(0, s0, c0);
+            FASTACT_TAIL(1, s1, c1);
+            FASTACT_TAIL(2, s2, c2);
+            FASTACT_TAIL(3, s3, c3);
+            _mm512_storeu_pd(s + 8, s1); _mm512_storeu_pd(s + 16, s2);
+            _mm512_storeu_pd(s + 24, s3);
+            _mm512_storeu_pd(c + 8, c1); _mm512_storeu_pd(c + 16, c2);
+            _mm512_storeu_pd(c + 24, c3);
+        } else {
+            for (; i + 8 <= n; i += 8)
+                FASTACT_GROUP(0, s0, c0, 0xff);
+            FASTACT_TAIL(0, s0, c0);        /* the last n mod 8 entries, masked */
+        }
         #undef FASTACT_TAIL
         #undef FASTACT_GROUP
-        _mm512_storeu_pd(s, s0); _mm512_storeu_pd(s + 8, s1);
-        _mm512_storeu_pd(s + 16, s2); _mm512_storeu_pd(s + 24, s3);
-        _mm512_storeu_pd(c, c0); _mm512_storeu_pd(c + 8, c1);
-        _mm512_storeu_pd(c + 16, c2); _mm512_storeu_pd(c + 24, c3);
-        if (count)
-            *ties = (double)ntop;
-    }
-
-    FASTACT_ALWAYS_INLINE void fastact_units_lanes8(const double* x, double* out,
-                                                    Py_ssize_t n, double lo, double mx,
-                                                    unsigned long long offset, int store,
-                                                    int clamp, double* s, double* c,
-                                                    double* ties) {
-        /* fastact_units_lanes with 8 lanes (SHORT_LANES: a slice of SHORT_ROW to SHORT
-           entries), in one register, always counting */
-        __m512d table[4];
-        const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
-        const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
-        __m512d s0 = _mm512_loadu_pd(s), c0 = _mm512_loadu_pd(c);
-        Py_ssize_t i = 0, ntop = 0;
-        fastact_exp_table_load(table);
-        for (; i + 8 <= n; i += 8)
-            fastact_two_sum8(&s0, &c0, fastact_units_group(x, out, i, 0xff, table, off, vlo,
-                                                           vmx, store, clamp, 1, &ntop));
-        if (i < n)
-            fastact_two_sum8(&s0, &c0, fastact_units_group(
-                x, out, i, (__mmask8)((1u << (n - i)) - 1), table, off, vlo, vmx, store,
-                clamp, 1, &ntop));
         _mm512_storeu_pd(s, s0);
         _mm512_storeu_pd(c, c0);
-        *ties = (double)ntop;
+        if (count)
+            *ties = (double)ntop;
     }
 
     static void fastact_units_lane_sums8(const double* x, double* out, Py_ssize_t n,
@@ -635,16 +620,16 @@ cdef extern from *:
                                          int store, int clamp, double* s, double* c,
                                          double* ties) {
         if (store && clamp)
-            fastact_units_lanes8(x, out, n, lo, mx, offset, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 1, 1, s, c, ties);
         else if (store)
-            fastact_units_lanes8(x, out, n, lo, mx, offset, 1, 0, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 0, 1, s, c, ties);
         else if (clamp)
-            fastact_units_lanes8(x, out, n, lo, mx, offset, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 1, 1, s, c, ties);
         else
-            fastact_units_lanes8(x, out, n, lo, mx, offset, 0, 0, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 0, 1, s, c, ties);
     }
 
-    /* fastact_units_lanes with constant store, clamp and count: each loop compiled on
+    /* fastact_units_lanes with constant wide, store, clamp and count: each loop compiled on
        its own, without a test inside; one function for _near_slice, which counts, and
        one for a long row's chunks, which clamp and take the count from their max pass
        (in one function the six loops ran 8-15 % slower on rows of 1000). */
@@ -652,9 +637,9 @@ cdef extern from *:
                                          double lo, double mx, unsigned long long offset,
                                          int store, double* s, double* c) {
         if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 0, s, c, NULL);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, 0, s, c, NULL);
         else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 0, s, c, NULL);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, 0, s, c, NULL);
     }
 
     static void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
@@ -662,21 +647,21 @@ cdef extern from *:
                                         int store, int clamp, double* s, double* c,
                                         double* ties) {
         if (store && clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, 1, s, c, ties);
         else if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 0, 1, s, c, ties);
         else if (clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, 1, s, c, ties);
         else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 0, 1, s, c, ties);
     }
     #else
     /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
-        ((void)0)
+        ((void)(lo))
     #define fastact_units_chunk_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
     #define fastact_units_lane_sums8(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
-        ((void)0)
+        ((void)(lo))
     #define fastact_units_unit(mx, offset) (0.0)
     #define fastact_slice_max(x, n, mn) (*(mn) = 0.0)
     #endif
@@ -1081,13 +1066,15 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
     # the Cython one took one loop per element, tools/ab_kernels.py 2.2-3.6 on rows of
     # 40-255 (AVX2's split loops 2.5-3.2 with the lighter max pass). Returns False,
     # having written nothing, for any other slice (an infinite or far max, every entry
-    # NaN or -inf), which takes the general path.
+    # NaN or -inf), which takes the general path. The callers test the variant and the
+    # length first (inside, the test measured 0.90-0.96 on AVX2: the inlining changed).
     cdef double s[LANES]
     cdef double c[LANES]
-    cdef double low, mn, mx
+    cdef double low, mn, mx, lo
     cdef int j
     cdef int L = LANES if n >= SHORT else SHORT_LANES
     cdef Py_ssize_t nt
+    cdef unsigned long long offset
     if _TABLE_EXP:
         mx = slice_max(x, n, &mn)
     else:
@@ -1097,17 +1084,18 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
     for j in range(L):
         s[j] = 0.0
         c[j] = 0.0
-    if _TABLE_EXP and L == LANES:
-        units_lane_sums(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
-                        not mn >= mx + _TERM_MIN, s, c, ties)
-    elif _TABLE_EXP:
-        units_lane_sums8(x, out, n, mx + _TERM_MIN, mx, exp_units_offset(mx), store,
-                         not mn >= mx + _TERM_MIN, s, c, ties)
+    offset = exp_units_offset(mx)
+    if _TABLE_EXP:
+        lo = mx + _TERM_MIN
+        if L == LANES:
+            units_lane_sums(x, out, n, lo, mx, offset, store, not mn >= lo, s, c, ties)
+        else:
+            units_lane_sums8(x, out, n, lo, mx, offset, store, not mn >= lo, s, c, ties)
     else:
         if store:
-            _add_terms(x, out, n, mx, exp_units_offset(mx), True, True, s, c, L, &nt)
+            _add_terms(x, out, n, mx, offset, True, True, s, c, L, &nt)
         else:
-            _add_terms(x, out, n, mx, exp_units_offset(mx), True, False, s, c, L, &nt)
+            _add_terms(x, out, n, mx, offset, True, False, s, c, L, &nt)
         ties[0] = nt
     m[0] = mx
     others[0] = _finish_others(_combine(s, c, &low, L), ties[0], mx, True, total)
