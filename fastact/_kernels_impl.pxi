@@ -509,12 +509,11 @@ cdef extern from *:
     static inline __m512d fastact_units_group(const double* x, double* out, Py_ssize_t i,
                                               __mmask8 k, const __m512d* table,
                                               __m512i off, __m512d vlo, __m512d vmx,
-                                              int store, int clamp, int count,
-                                              Py_ssize_t* ntop) {
+                                              int store, int clamp, Py_ssize_t* ntop) {
         /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
            out when `store`, returned as the lanes take them (0 at the max, and where k
-           is clear: lane values of 0 leave s and c as they are); with `count`, *ntop
-           += how many equal the max. A NaN entry's term is NaN. Without `clamp` every
+           is clear: lane values of 0 leave s and c as they are); *ntop += how many
+           equal the max. A NaN entry's term is NaN. Without `clamp` every
            entry must be >= lo (none is -inf): the exp takes x as it is, 3 operations
            fewer per 8 entries, the same terms; masked-off lanes read mx. */
         __m512d xv, t;
@@ -529,8 +528,7 @@ cdef extern from *:
         __mmask8 top = k & _mm512_cmp_pd_mask(xv, vmx, _CMP_EQ_OQ);
         if (store)
             _mm512_mask_storeu_pd(out + i, k, t);
-        if (count)
-            *ntop += _mm_popcnt_u32((unsigned)top);
+        *ntop += _mm_popcnt_u32((unsigned)top);
         return _mm512_maskz_mov_pd(k & (__mmask8)~top, t);
     }
 
@@ -553,17 +551,17 @@ cdef extern from *:
     FASTACT_ALWAYS_INLINE void fastact_units_lanes(const double* x, double* out,
                                                    Py_ssize_t n, double lo, double mx,
                                                    unsigned long long offset, int wide,
-                                                   int store, int clamp, int count,
-                                                   double* s, double* c, double* ties) {
-        /* _add_terms' slice near its max with the table exp (_math.pxd): entry e's term
+                                                   int store, int clamp, double* s,
+                                                   double* c, double* ties) {
+        /* _near_sums' slice or chunk with the table exp (_math.pxd): entry e's term
            exp_units_term(x[e], lo, offset), stored to out[e] when `store`, and, 0 where
            x[e] is the max mx, added to lane e mod L of s + c (_term_add), in the order
            _add_terms adds them; L = 32 when `wide` (LANES), 8 otherwise (SHORT_LANES, a
            slice of SHORT_ROW to SHORT entries). The lanes stay in registers for the
            whole slice (the Cython loops keep them in memory, the terms in a buffer).
-           out is only used when `store`; `clamp` as in fastact_units_group. With
-           `count`, *ties = how many entries equal mx, counted here rather than in a max
-           pass for _near_slice. A NaN entry makes c NaN, which stays: Fast2Sum's max
+           out is only used when `store`; `clamp` as in fastact_units_group. *ties =
+           how many entries equal mx, counted here rather than in the max pass
+           (_near_sums). A NaN entry makes c NaN, which stays: Fast2Sum's max
            and min pass NaN on to t, and the adds keep it in c. */
         __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
@@ -576,8 +574,7 @@ cdef extern from *:
         fastact_exp_table_load(table);
         #define FASTACT_GROUP(g, S, C, K)                                            \
             fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, table, off, \
-                                                         vlo, vmx, store, clamp, count, \
-                                                         &ntop))
+                                                         vlo, vmx, store, clamp, &ntop))
         #define FASTACT_TAIL(g, S, C)                                                \
             if (i + 8 * g < n)                                                     \
                 FASTACT_GROUP(g, S, C, n - i - 8 * g >= 8 ? (__mmask8)0xff         \
@@ -611,8 +608,7 @@ cdef extern from *:
         #undef FASTACT_GROUP
         _mm512_storeu_pd(s, s0);
         _mm512_storeu_pd(c, c0);
-        if (count)
-            *ties = (double)ntop;
+        *ties = (double)ntop;
     }
 
     static void fastact_units_lane_sums8(const double* x, double* out, Py_ssize_t n,
@@ -620,48 +616,37 @@ cdef extern from *:
                                          int store, int clamp, double* s, double* c,
                                          double* ties) {
         if (store && clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 1, s, c, ties);
         else if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 1, 0, s, c, ties);
         else if (clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 1, s, c, ties);
         else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 0, 0, 0, s, c, ties);
     }
 
-    /* fastact_units_lanes with constant wide, store, clamp and count: each loop compiled on
-       its own, without a test inside; one function for _near_slice, which counts, and
-       one for a long row's chunks, which clamp and take the count from their max pass
-       (in one function the six loops ran 8-15 % slower on rows of 1000). */
-    static void fastact_units_chunk_sums(const double* x, double* out, Py_ssize_t n,
-                                         double lo, double mx, unsigned long long offset,
-                                         int store, double* s, double* c) {
-        if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, 0, s, c, NULL);
-        else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, 0, s, c, NULL);
-    }
-
+    /* fastact_units_lanes with constant wide, store and clamp: each loop compiled on its
+       own, without a test inside (two dispatchers: in one function, six loops had run
+       8-15 % slower on rows of 1000). */
     static void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
                                         double lo, double mx, unsigned long long offset,
                                         int store, int clamp, double* s, double* c,
                                         double* ties) {
         if (store && clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 1, s, c, ties);
         else if (store)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 1, 0, s, c, ties);
         else if (clamp)
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 1, s, c, ties);
         else
-            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 0, 1, s, c, ties);
+            fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 0, s, c, ties);
     }
     #else
-    /* Not called: _add_terms tests FASTACT_TABLE_EXP first. */
+    /* Not called: _near_sums tests FASTACT_TABLE_EXP first. */
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
-        ((void)(lo))
-    #define fastact_units_chunk_sums(x, out, n, lo, mx, offset, store, s, c) ((void)0)
+        ((void)(lo), (void)(clamp))
     #define fastact_units_lane_sums8(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
-        ((void)(lo))
+        ((void)(lo), (void)(clamp))
     #define fastact_units_unit(mx, offset) (0.0)
     #define fastact_slice_max(x, n, mn) (*(mn) = 0.0)
     #endif
@@ -674,9 +659,6 @@ cdef extern from *:
         const double* x, double* out, Py_ssize_t n, double lo, double mx,
         unsigned long long offset, bint store, bint clamp, double* s, double* c,
         double* ties) noexcept nogil
-    void units_chunk_sums "fastact_units_chunk_sums"(
-        const double* x, double* out, Py_ssize_t n, double lo, double mx,
-        unsigned long long offset, bint store, double* s, double* c) noexcept nogil
     double units_unit "fastact_units_unit"(double mx, unsigned long long offset) noexcept nogil
     double slice_max "fastact_slice_max"(const double* x, Py_ssize_t n,
                                          double* mn) noexcept nogil
@@ -699,11 +681,10 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # are split too: they took one loop, which measured 1.24-1.55x slower on AVX2 and
     # 2.3-4.2x on the baseline build (rows of 40-255). The rare far path (exp_shifted)
     # takes one loop, as do short slices with AVX-512 when built without the table exp
-    # (with it, _near_slice takes them). With AVX-512 a long slice near its
-    # max is one C loop instead (fastact_units_chunk_sums: the table exp, the lanes in
-    # registers; same lanes and order): tools/ab_kernels.py against these loops softmax
-    # 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6, when all such slices came
-    # here; now only a long row's chunks do (_near_slice takes the others). The column
+    # (with it, _near_sums takes them). With AVX-512 a slice near its max is one C
+    # loop instead (fastact_units_lane_sums, through _near_sums: the table exp, the
+    # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
+    # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6. The column
     # kernels keep the polynomial, so on AVX-512 a slice along another axis may differ
     # from the same values along the last one in the last bit. With `ties` (only in the
     # three-loop form), *ties = how many entries equal m, counted in the reduction loop
@@ -715,9 +696,6 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     cdef double t
     cdef Py_ssize_t i = 0, b, j, k, nt = 0
     cdef int loops = 1
-    if _TABLE_EXP and L == LANES and near:
-        units_chunk_sums(x, out, n, lo, m, offset, store, s, c)
-        return
     if near and (L == LANES or not _WIDE_VECTORS):
         if store:
             loops = 2 if _WIDE_VECTORS else 3
@@ -865,135 +843,6 @@ cdef inline void _log_terms(const double* x, double* out, Py_ssize_t n, double m
         out[i] = _log_entry(x[i], hi, lo)
 
 
-# ---------------------------------------------------------------- long rows
-#
-# A row of more than LONG_ROW entries (_table.pxd) is cut into chunks of LONG_ROW, the
-# last one shorter, which kernels.pyx shares out among threads when a batch has fewer
-# rows than threads: a max per chunk (chunk_max), the chunk maxima folded (long_kind),
-# each chunk's lane sums (chunk_sum), those folded in chunk order as double-doubles
-# (long_others), then each chunk's scale pass (chunk_scale). The chunks depend on n
-# alone, and the serial path below runs the same steps, so a long row gives the same
-# bits on any number of threads.
-
-
-cdef void chunk_max(const double* x,  # IN, one chunk
-                    Py_ssize_t n,
-                    double* st) noexcept nogil:  # OUT, [max ignoring NaN, has NaN, ties]
-    cdef double m, ties
-    cdef Py_ssize_t i
-    cdef SliceKind kind = _slice_max_lanes(x, n, &m, &ties, MAX_LANES)
-    st[0] = m
-    st[1] = 0.0
-    st[2] = ties
-    if kind == ALL_NAN:         # a NaN, or every entry -inf: tell the two apart
-        for i in range(n):
-            if x[i] != x[i]:
-                st[1] = 1.0
-                break
-
-
-cdef inline void _fold_max_chunk(double* acc, const double* st) noexcept nogil:
-    # acc = [max, has NaN, count of entries equal to the max] folded with a chunk's.
-    acc[2] = st[2] if st[0] > acc[0] else (acc[2] + st[2] if st[0] == acc[0] else acc[2])
-    acc[0] = st[0] if st[0] > acc[0] else acc[0]
-    acc[1] = st[1] if st[1] > acc[1] else acc[1]
-
-
-cdef inline SliceKind _max_kind(const double* acc) noexcept nogil:
-    if acc[1] != 0.0 or acc[0] == -INFINITY:
-        return ALL_NAN
-    return HAS_POS_INF if acc[0] == INFINITY else FINITE_MAX
-
-
-cdef inline void _max_init(double* acc) noexcept nogil:
-    acc[0] = -INFINITY
-    acc[1] = 0.0
-    acc[2] = 0.0
-
-
-cdef int long_kind(const double* st,  # IN, chunk_max of each chunk, at stride 3
-                   Py_ssize_t chunks,
-                   double* m,         # OUT, the row's max
-                   double* ties) noexcept nogil:  # OUT, how many entries equal it
-    cdef double acc[3]
-    cdef Py_ssize_t c
-    _max_init(acc)
-    for c in range(chunks):
-        _fold_max_chunk(acc, st + 3 * c)
-    m[0] = acc[0]
-    ties[0] = acc[2]
-    return _max_kind(acc)
-
-
-cdef void chunk_sum(const double* x,  # IN, one chunk
-                    double* out,      # OUT, its terms (when store)
-                    Py_ssize_t n, double m, bint store,
-                    double* st) noexcept nogil:   # OUT, [hi, lo]
-    _lane_sums(x, out, n, m, store, st, LANES)
-
-
-cdef inline void _fold_sum_chunk(double* acc, const double* st) noexcept nogil:
-    # acc += a chunk's [hi, lo], as double-doubles.
-    cdef double t = acc[0] + st[0]
-    acc[1] += two_sum_err(acc[0], st[0], t) + st[1]
-    acc[0] = t
-
-
-cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, at stride 3
-                        Py_ssize_t chunks, double m, double ties,
-                        double* total) noexcept nogil:  # OUT, the softmax divisor
-    # T, as _sum_others returns it, for the whole row.
-    cdef double acc[2]
-    cdef Py_ssize_t c
-    acc[0] = 0.0
-    acc[1] = 0.0
-    for c in range(chunks):
-        _fold_sum_chunk(acc, st + 3 * c)
-    return _finish_others(acc[0] + acc[1], ties, m, True, total)     # chunks: 32 lanes
-
-
-cdef void chunk_scale(const double* x,  # IN, one chunk
-                      double* out,      # IN terms (softmax) / OUT
-                      Py_ssize_t n, double m, double norm, bint log) noexcept nogil:
-    # norm: the divisor (softmax) or log1p(T) (log_softmax).
-    if log:
-        _log_terms(x, out, n, m, norm)
-    else:
-        _scale_terms(out, n, norm)
-
-
-cdef inline SliceKind _long_max(const double* x, Py_ssize_t n, double* m,
-                                double* ties) noexcept nogil:
-    # _slice_max of a long row, chunk by chunk.
-    cdef double st[3]
-    cdef double acc[3]
-    cdef Py_ssize_t c0 = 0
-    _max_init(acc)
-    while c0 < n:
-        chunk_max(x + c0, min(<Py_ssize_t>LONG_ROW, n - c0), st)
-        _fold_max_chunk(acc, st)
-        c0 += LONG_ROW
-    m[0] = acc[0]
-    ties[0] = acc[2]
-    return _max_kind(acc)
-
-
-cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, double m,
-                                    double ties, bint store, double* total) noexcept nogil:
-    # _sum_others of a long row, chunk by chunk.
-    cdef double st[2]
-    cdef double acc[2]
-    cdef Py_ssize_t c0 = 0
-    acc[0] = 0.0
-    acc[1] = 0.0
-    while c0 < n:
-        chunk_sum(x + c0, out + c0 if store else NULL, min(<Py_ssize_t>LONG_ROW, n - c0),
-                  m, store, st)
-        _fold_sum_chunk(acc, st)
-        c0 += LONG_ROW
-    return _finish_others(acc[0] + acc[1], ties, m, True, total)     # chunks: 32 lanes
-
-
 # ---------------------------------------------------------------- softmax of one slice
 
 
@@ -1009,6 +858,8 @@ cdef extern from *:
     #else
     #define FASTACT_COUNT_IN_SUM 0
     #endif
+    /* Whether the softmax family's max pass keeps only the max (_near_slice). */
+    #define FASTACT_LIGHT_MAX (FASTACT_TABLE_EXP || FASTACT_COUNT_IN_SUM)
     #if FASTACT_COUNT_IN_SUM
     #include <immintrin.h>
     static inline double fastact_slice_max4(const double* x, Py_ssize_t n) {
@@ -1040,14 +891,46 @@ cdef extern from *:
     #endif
     """
     const bint _COUNT_IN_SUM "FASTACT_COUNT_IN_SUM"
+    const bint _LIGHT_MAX "FASTACT_LIGHT_MAX"
     double slice_max4 "fastact_slice_max4"(const double* x, Py_ssize_t n) noexcept nogil
+
+
+cdef inline double _near_sums(const double* x, double* out, Py_ssize_t n, double mx,
+                              bint store, bint clamp, int L, double* low,
+                              double* ties) noexcept nogil:
+    # The terms of a slice (or a long row's chunk) near the max mx of a light max pass
+    # (_near_slice, _long_near): stored to out when `store`, their lane sums returned as
+    # hi (and *low), *ties = how many entries equal mx. `clamp` False: no entry lies
+    # below the cutoff mx + _TERM_MIN (the AVX-512 loop then leaves out the clamp).
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double lo = mx + _TERM_MIN
+    cdef int j
+    cdef Py_ssize_t nt
+    cdef unsigned long long offset = exp_units_offset(mx)
+    for j in range(L):
+        s[j] = 0.0
+        c[j] = 0.0
+    if _TABLE_EXP:
+        if L == LANES:
+            units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties)
+        else:
+            units_lane_sums8(x, out, n, lo, mx, offset, store, clamp, s, c, ties)
+    else:
+        if store:
+            _add_terms(x, out, n, mx, offset, True, True, s, c, L, &nt)
+        else:
+            _add_terms(x, out, n, mx, offset, True, False, s, c, L, &nt)
+        ties[0] = nt
+    return _combine(s, c, low, L)
 
 
 cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint store,
                              SliceKind* kind, double* m, double* ties, double* others,
                              double* total) noexcept nogil:
     # With the table exp (AVX-512) or AVX2, a slice of SHORT_ROW to LONG_ROW entries
-    # whose max is within +-2000 (nearly every one). Its max pass takes only the max and
+    # (longer rows: _long_near, in chunks) whose max is within +-2000 (nearly every
+    # one); _near_sums takes its terms. Its max pass takes only the max and
     # the min (fastact_slice_max: a max_pd and a min_pd per 8 entries, where
     # _slice_max_lanes also counts the maximal entries and sums the entries to spot a
     # NaN or an infinity); the C loop of terms and lane sums counts the maximal entries
@@ -1068,39 +951,228 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
     # having written nothing, for any other slice (an infinite or far max, every entry
     # NaN or -inf), which takes the general path. The callers test the variant and the
     # length first (inside, the test measured 0.90-0.96 on AVX2: the inlining changed).
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double low, mn, mx, lo
-    cdef int j
-    cdef int L = LANES if n >= SHORT else SHORT_LANES
-    cdef Py_ssize_t nt
-    cdef unsigned long long offset
+    cdef double hi, low, mn = -INFINITY, mx
     if _TABLE_EXP:
         mx = slice_max(x, n, &mn)
     else:
         mx = slice_max4(x, n)
     if not _near(mx):
         return False
-    for j in range(L):
-        s[j] = 0.0
-        c[j] = 0.0
-    offset = exp_units_offset(mx)
-    if _TABLE_EXP:
-        lo = mx + _TERM_MIN
-        if L == LANES:
-            units_lane_sums(x, out, n, lo, mx, offset, store, not mn >= lo, s, c, ties)
-        else:
-            units_lane_sums8(x, out, n, lo, mx, offset, store, not mn >= lo, s, c, ties)
-    else:
-        if store:
-            _add_terms(x, out, n, mx, offset, True, True, s, c, L, &nt)
-        else:
-            _add_terms(x, out, n, mx, offset, True, False, s, c, L, &nt)
-        ties[0] = nt
+    hi = _near_sums(x, out, n, mx, store, not mn >= mx + _TERM_MIN,
+                    LANES if n >= SHORT else SHORT_LANES, &low, ties)
     m[0] = mx
-    others[0] = _finish_others(_combine(s, c, &low, L), ties[0], mx, True, total)
+    others[0] = _finish_others(hi, ties[0], mx, True, total)
     kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
     return True
+
+
+# ---------------------------------------------------------------- long rows
+#
+# A row of more than LONG_ROW entries (_table.pxd) is cut into chunks of LONG_ROW, the
+# last one shorter, which kernels.pyx shares out among threads when a batch has fewer
+# rows than threads: a max per chunk (chunk_max), the chunk maxima folded (long_kind),
+# each chunk's lane sums (chunk_sum), those folded in chunk order as double-doubles
+# (long_others), then each chunk's scale pass (chunk_scale). The chunks depend on n
+# alone, and the serial path below runs the same steps, so a long row gives the same
+# bits on any number of threads. With the light max pass (_LIGHT_MAX) these steps are
+# _near_slice's: the max pass keeps the max and min, chunk_sum counts the maximal
+# entries and finds a NaN, and a row whose max is not within +-2000 goes to the serial
+# path (_long_max and _long_sum_others, the full max pass). tools/ab_kernels.py against
+# the full max pass for every row, softmax and log_softmax, same bits: AVX-512
+# 1.08-1.16 on 1-D rows of 4e4 and 1e5, 1.01-1.18 on 1e6 (memory-bound); AVX2
+# 1.03-1.11.
+
+
+cdef inline void _chunk_max_lanes(const double* x, Py_ssize_t n,
+                                  double* st) noexcept nogil:
+    # st = [max ignoring NaN, has NaN, how many entries equal the max] of one chunk.
+    cdef double m, ties
+    cdef Py_ssize_t i
+    cdef SliceKind kind = _slice_max_lanes(x, n, &m, &ties, MAX_LANES)
+    st[0] = m
+    st[1] = 0.0
+    st[2] = ties
+    if kind == ALL_NAN:         # a NaN, or every entry -inf: tell the two apart
+        for i in range(n):
+            if x[i] != x[i]:
+                st[1] = 1.0
+                break
+
+
+cdef void chunk_max(const double* x,  # IN, one chunk
+                    Py_ssize_t n,
+                    double* st) noexcept nogil:  # OUT, for long_kind and chunk_sum
+    # With the light max pass (_LIGHT_MAX, as _near_slice): st = [max ignoring NaN, min
+    # ignoring NaN (AVX-512; -inf on AVX2, where the clamp stays), 0]; chunk_sum counts
+    # the maximal entries and a NaN entry shows in the sums. Otherwise _chunk_max_lanes.
+    cdef double mn = -INFINITY
+    if _LIGHT_MAX:
+        st[0] = slice_max(x, n, &mn) if _TABLE_EXP else slice_max4(x, n)
+        st[1] = mn
+        st[2] = 0.0
+    else:
+        _chunk_max_lanes(x, n, st)
+
+
+cdef inline void _fold_max_chunk(double* acc, const double* st) noexcept nogil:
+    # acc = [max, has NaN, count of entries equal to the max] folded with a chunk's.
+    acc[2] = st[2] if st[0] > acc[0] else (acc[2] + st[2] if st[0] == acc[0] else acc[2])
+    acc[0] = st[0] if st[0] > acc[0] else acc[0]
+    acc[1] = st[1] if st[1] > acc[1] else acc[1]
+
+
+cdef inline SliceKind _max_kind(const double* acc) noexcept nogil:
+    if acc[1] != 0.0 or acc[0] == -INFINITY:
+        return ALL_NAN
+    return HAS_POS_INF if acc[0] == INFINITY else FINITE_MAX
+
+
+cdef inline void _max_init(double* acc) noexcept nogil:
+    acc[0] = -INFINITY
+    acc[1] = 0.0
+    acc[2] = 0.0
+
+
+cdef int long_kind(const double* st,  # IN, chunk_max of each chunk, at stride 3
+                   Py_ssize_t chunks,
+                   double* m) noexcept nogil:  # OUT, the row's max
+    # 0 where chunk_sum and long_others take the row: a finite max (with the light max
+    # pass, within +-2000, which also leaves out a row of NaN and -inf); the serial path
+    # (softmax, log_softmax) takes any other.
+    cdef double acc[3]
+    cdef Py_ssize_t c
+    _max_init(acc)
+    if _LIGHT_MAX:
+        for c in range(chunks):
+            acc[0] = st[3 * c] if st[3 * c] > acc[0] else acc[0]
+        m[0] = acc[0]
+        return 0 if _near(acc[0]) else 1
+    for c in range(chunks):
+        _fold_max_chunk(acc, st + 3 * c)
+    m[0] = acc[0]
+    return _max_kind(acc)
+
+
+cdef void chunk_sum(const double* x,  # IN, one chunk
+                    double* out,      # OUT, its terms (when store)
+                    Py_ssize_t n, double m, bint store,
+                    double* st) noexcept nogil:   # IN its chunk_max / OUT [hi, lo, ties]
+    # The chunk's lane sums of the terms below the row's max m, and how many of its
+    # entries equal m: counted here with the light max pass (which leaves out the clamp
+    # where the chunk's min is above the cutoff), from chunk_max's count otherwise.
+    cdef double ties = 0.0
+    cdef bint clamp
+    if _LIGHT_MAX:
+        clamp = not st[1] >= m + _TERM_MIN
+        st[0] = _near_sums(x, out, n, m, store, clamp, LANES, &st[1], &ties)
+    else:
+        ties = st[2] if st[0] == m else 0.0
+        _lane_sums(x, out, n, m, store, st, LANES)
+    st[2] = ties
+
+
+cdef inline void _fold_sum_chunk(double* acc, const double* st) noexcept nogil:
+    # acc += a chunk's [hi, lo, ties]: the sums as double-doubles, the counts exactly.
+    cdef double t = acc[0] + st[0]
+    acc[1] += two_sum_err(acc[0], st[0], t) + st[1]
+    acc[0] = t
+    acc[2] += st[2]
+
+
+cdef double long_others(const double* st,  # IN, chunk_sum of each chunk, at stride 3
+                        Py_ssize_t chunks, double m,
+                        double* total) noexcept nogil:  # OUT, the softmax divisor
+    # T, as _sum_others returns it, for the whole row; NaN where an entry is NaN (found
+    # by the sums with the light max pass).
+    cdef double acc[3]
+    cdef Py_ssize_t c
+    acc[0] = 0.0
+    acc[1] = 0.0
+    acc[2] = 0.0
+    for c in range(chunks):
+        _fold_sum_chunk(acc, st + 3 * c)
+    return _finish_others(acc[0] + acc[1], acc[2], m, True, total)   # chunks: 32 lanes
+
+
+cdef void chunk_scale(const double* x,  # IN, one chunk
+                      double* out,      # IN terms (softmax) / OUT
+                      Py_ssize_t n, double m, double norm, bint log) noexcept nogil:
+    # norm: the divisor (softmax) or log1p(T) (log_softmax).
+    if log:
+        _log_terms(x, out, n, m, norm)
+    else:
+        _scale_terms(out, n, norm)
+
+
+cdef inline bint _long_near(const double* x, double* out, Py_ssize_t n, bint store,
+                            SliceKind* kind, double* m, double* ties, double* others,
+                            double* total) noexcept nogil:
+    # _near_slice of a long row, in the steps that threads share (chunk_max, long_kind,
+    # chunk_sum, long_others; the same bits): False, having written nothing, where the
+    # max is not within +-2000. The clamp is left out for the whole row where no entry
+    # lies below the cutoff (chunk_sum decides per chunk: the same terms either way).
+    cdef double st[3]
+    cdef double acc[3]
+    cdef double mx = -INFINITY, mn = INFINITY
+    cdef bint clamp
+    cdef Py_ssize_t c0 = 0
+    while c0 < n:
+        chunk_max(x + c0, min(<Py_ssize_t>LONG_ROW, n - c0), st)
+        mx = st[0] if st[0] > mx else mx
+        mn = st[1] if st[1] < mn else mn
+        c0 += LONG_ROW
+    if not _near(mx):
+        return False
+    clamp = not mn >= mx + _TERM_MIN
+    acc[0] = 0.0
+    acc[1] = 0.0
+    acc[2] = 0.0
+    c0 = 0
+    while c0 < n:
+        st[0] = _near_sums(x + c0, out + c0 if store else NULL,
+                           min(<Py_ssize_t>LONG_ROW, n - c0), mx, store, clamp, LANES,
+                           &st[1], &st[2])
+        _fold_sum_chunk(acc, st)
+        c0 += LONG_ROW
+    m[0] = mx
+    ties[0] = acc[2]
+    others[0] = _finish_others(acc[0] + acc[1], acc[2], mx, True, total)
+    kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
+    return True
+
+
+cdef inline SliceKind _long_max(const double* x, Py_ssize_t n, double* m,
+                                double* ties) noexcept nogil:
+    # _slice_max of a long row, chunk by chunk (_chunk_max_lanes, as chunk_max without
+    # the light max pass).
+    cdef double st[3]
+    cdef double acc[3]
+    cdef Py_ssize_t c0 = 0
+    _max_init(acc)
+    while c0 < n:
+        _chunk_max_lanes(x + c0, min(<Py_ssize_t>LONG_ROW, n - c0), st)
+        _fold_max_chunk(acc, st)
+        c0 += LONG_ROW
+    m[0] = acc[0]
+    ties[0] = acc[2]
+    return _max_kind(acc)
+
+
+cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, double m,
+                                    double ties, bint store, double* total) noexcept nogil:
+    # _sum_others of a long row, chunk by chunk (as chunk_sum without the light max pass).
+    cdef double st[3]
+    cdef double acc[3]
+    cdef Py_ssize_t c0 = 0
+    acc[0] = 0.0
+    acc[1] = 0.0
+    st[2] = 0.0
+    while c0 < n:
+        _lane_sums(x + c0, out + c0 if store else NULL, min(<Py_ssize_t>LONG_ROW, n - c0),
+                   m, store, st, LANES)
+        _fold_sum_chunk(acc, st)
+        c0 += LONG_ROW
+    return _finish_others(acc[0] + acc[1], ties, m, True, total)     # chunks: 32 lanes
 
 
 cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
@@ -1110,8 +1182,9 @@ cdef inline SliceKind _softmax_into(const double* x, double* out, Py_ssize_t n,
     cdef double total
     cdef bint long_row = n > LONG_ROW
     cdef SliceKind kind
-    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT_ROW and not long_row
-            and _near_slice(x, out, n, True, &kind, m, ties, others, &total)):
+    if (_LIGHT_MAX and n >= SHORT_ROW
+            and (_long_near(x, out, n, True, &kind, m, ties, others, &total) if long_row
+                 else _near_slice(x, out, n, True, &kind, m, ties, others, &total))):
         if kind == ALL_NAN:
             _fill(out, n, NAN)
         else:
@@ -1147,8 +1220,10 @@ cdef void log_softmax(const double* x,  # IN
     cdef SliceKind kind
     if n == 0:
         return
-    if ((_TABLE_EXP or _COUNT_IN_SUM) and n >= SHORT_ROW and not long_row
-            and _near_slice(x, NULL, n, False, &kind, &m, &ties, &others, &total)):
+    if (_LIGHT_MAX and n >= SHORT_ROW
+            and (_long_near(x, NULL, n, False, &kind, &m, &ties, &others, &total)
+                 if long_row
+                 else _near_slice(x, NULL, n, False, &kind, &m, &ties, &others, &total))):
         if kind == ALL_NAN:
             _fill(out, n, NAN)
         else:

@@ -22,10 +22,10 @@ cdef enum:
     LONG_ROW = 32768
 
 ctypedef void (*chunk_max_k)(const double*, Py_ssize_t, double*) noexcept nogil
-ctypedef int (*long_kind_k)(const double*, Py_ssize_t, double*, double*) noexcept nogil
+ctypedef int (*long_kind_k)(const double*, Py_ssize_t, double*) noexcept nogil
 ctypedef void (*chunk_sum_k)(const double*, double*, Py_ssize_t, double, bint,
                              double*) noexcept nogil
-ctypedef double (*long_others_k)(const double*, Py_ssize_t, double, double,
+ctypedef double (*long_others_k)(const double*, Py_ssize_t, double,
                                  double*) noexcept nogil
 ctypedef void (*chunk_scale_k)(const double*, double*, Py_ssize_t, double, double,
                                bint) noexcept nogil

@@ -442,21 +442,25 @@ cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
     # own serial path, so the same bits.
     cdef Py_ssize_t chunks = (n + LONG_ROW - 1) // LONG_ROW
     cdef Py_ssize_t c
-    cdef double m, ties, total, norm
+    cdef double m, total, norm
     cdef double* st = <double*>malloc(3 * chunks * sizeof(double))
     if st == NULL:
         (T.log_softmax if log else T.softmax)(x, out, n)
         return
     for c in prange(chunks, num_threads=nt, schedule="static"):
         T.chunk_max(x + c * LONG_ROW, _chunk_len(n, c), st + 3 * c)
-    if T.long_kind(st, chunks, &m, &ties) != 0:     # NaN or infinite max: the serial path
+    if T.long_kind(st, chunks, &m) != 0:    # NaN, infinite or far max: the serial path
         free(st)
         (T.log_softmax if log else T.softmax)(x, out, n)
         return
     for c in prange(chunks, num_threads=nt, schedule="static"):
         T.chunk_sum(x + c * LONG_ROW, NULL if log else out + c * LONG_ROW,
                     _chunk_len(n, c), m, not log, st + 3 * c)
-    norm = T.long_others(st, chunks, m, ties, &total)
+    norm = T.long_others(st, chunks, m, &total)
+    if total != total:      # a NaN entry (found by the sums): the serial path fills NaN
+        free(st)
+        (T.log_softmax if log else T.softmax)(x, out, n)
+        return
     norm = log1p(norm) if log else total
     for c in prange(chunks, num_threads=nt, schedule="static"):
         T.chunk_scale(x + c * LONG_ROW, out + c * LONG_ROW, _chunk_len(n, c), m, norm, log)

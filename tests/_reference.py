@@ -124,6 +124,21 @@ def mp_softmax_and_log(x):
     return [v / (1 + others) for v in e], [v - xs[k] - lse for v in xs]
 
 
+def mp_long_row_exact(x):
+    """Exact softmax and log_softmax of a long row with few distinct values: one mpmath
+    exp per distinct value, weighted by its count (mp_softmax_and_log would take one per
+    entry). Returns the index of each value's first entry and the two mpf lists."""
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    m = mpmath.mpf(float(values[-1]))
+    e = [mpmath.exp(mpmath.mpf(float(v)) - m) for v in values]
+    others = mpmath.fsum(int(c) * t for c, t in zip(counts, e)) - 1
+    lse = mpmath.log1p(others)
+    soft = [t / (1 + others) for t in e]
+    log = [mpmath.mpf(float(v)) - m - lse for v in values]
+    first = np.array([np.flatnonzero(inverse == k)[0] for k in range(len(values))])
+    return first, soft, log
+
+
 def ulp_error(computed, exact):
     """|computed - exact| in ulps of the float64 grid at `exact` (subnormals included)."""
     computed = float(computed)

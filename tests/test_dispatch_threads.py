@@ -14,7 +14,7 @@ from numpy.testing import assert_array_equal
 import fastact as fa
 from fastact import kernels
 from _reference import (LONG_DOUBLE_OK, MP, accuracy_points, ld_reference, ld_ulp_errors,
-                        max_ulp_error, mp_softmax_and_log)
+                        max_ulp_error, mp_long_row_exact, mp_softmax_and_log)
 
 VARIANTS = kernels.supported_variants()
 BOUNDS = {"sigmoid": 2, "tanh": 2, "sigmoid_derivative": 4, "tanh_derivative": 4}
@@ -156,6 +156,59 @@ def test_variant_softmax_special_slices(variant, n):
         x[n // 2], x[n - 1] = zeros
         assert fa.softmax(x)[n // 2] == fa.softmax(x)[n - 1] == 0.5
         assert fa.log_softmax(x)[n // 2] == fa.log_softmax(x)[n - 1] == -np.log(2)
+
+
+@pytest.mark.parametrize("case", ["nan_chunk_start", "nan_last", "nan_and_inf", "ties",
+                                  "chunk_below_cutoff", "one_finite", "far"])
+def test_variant_long_row_chunks(variant, threads, case):
+    # Rows over LONG_ROW (32,768) entries take the chunk steps that threads share; with
+    # AVX-512 or AVX2 these take the light max pass chunk by chunk: the chunk sums count
+    # the maximal entries and find a NaN, a chunk with no entry below the cutoff (max -
+    # 790) leaves out the clamp where the others keep it, and a row whose max is not
+    # within +-2000 takes the full max pass. One thread and two give the same bits,
+    # fresh and in place, within the bounds of mpmath.
+    n = 3 * 32_768 + 100                            # 4 chunks, the last one short
+    pattern = np.random.default_rng(31).normal(scale=3, size=97)
+    x = np.resize(pattern, n)
+    top = pattern.max() + 1.0
+    nan = case.startswith("nan")
+    if case == "nan_chunk_start":
+        x[32_768] = np.nan
+    elif case == "nan_last":
+        x[-1] = -np.nan             # in the last chunk's masked group; the sign bit set:
+                                    # on any thread count, the same NaN (bits) comes out
+    elif case == "nan_and_inf":
+        x[5], x[70_000] = np.nan, np.inf
+    elif case == "ties":
+        x[[7, 40_000, n - 1]] = top                 # three chunks, the last entry too
+    elif case == "chunk_below_cutoff":
+        x[65_536:98_304] = top - 800.0              # chunk 2 below the cutoff
+        x[[3, 40_000]] = top, top - 790.0           # chunk 1's min at it
+    elif case == "one_finite":
+        x[:] = -np.inf
+        x[50_000] = 1.0
+    else:
+        x += 2100.0
+    results = []
+    for nt in (1, 2):
+        fa.set_num_threads(nt)
+        for f in (fa.softmax, fa.log_softmax):
+            got = f(x)
+            y = x.copy()
+            assert_array_equal(f(y, out=y), got)
+            results.append(got)
+    for one, two in zip(results[:2], results[2:]):
+        assert one.tobytes() == two.tobytes()
+    if nan:
+        assert all(np.isnan(r).all() for r in results)
+        return
+    first, s_exact, l_exact = mp_long_row_exact(x)
+    finite = np.isfinite(x[first])
+    assert max_ulp_error(results[0][first][finite], np.array(s_exact)[finite])[0] <= 4
+    assert max_ulp_error(results[1][first][finite], np.array(l_exact)[finite])[0] <= 4
+    assert (results[0][~np.isfinite(x)] == 0).all()
+    if case == "ties":
+        assert np.unique(results[0][[7, 40_000, n - 1]]).size == 1
 
 
 @pytest.mark.parametrize("n", [255, 256, 300, 40_000])

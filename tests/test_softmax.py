@@ -8,7 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import fastact as fa
 from _reference import (
-    max_ulp_error, mp_softmax_and_log, np_log_softmax, np_softmax, np_softmax_jacobian,
+    max_ulp_error, mp_long_row_exact, mp_softmax_and_log, np_log_softmax, np_softmax,
+    np_softmax_jacobian,
 )
 
 RNG = np.random.default_rng(3)
@@ -361,22 +362,6 @@ def test_log_softmax_of_a_dominant_entry_sums_the_rest_in_full():
         assert max_ulp_error(got[finite], l_exact)[0] <= 4
 
 
-def _long_row_exact(x):
-    # Exact softmax and log_softmax of a long row with few distinct values: one mpmath
-    # exp per distinct value, weighted by its count (mp_softmax_and_log would take one per
-    # entry).
-    import mpmath
-    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    m = mpmath.mpf(float(values[-1]))
-    e = [mpmath.exp(mpmath.mpf(float(v)) - m) for v in values]
-    others = mpmath.fsum(int(c) * t for c, t in zip(counts, e)) - 1
-    lse = mpmath.log1p(others)
-    soft = [t / (1 + others) for t in e]
-    log = [mpmath.mpf(float(v)) - m - lse for v in values]
-    first = np.array([np.flatnonzero(inverse == k)[0] for k in range(len(values))])
-    return first, soft, log
-
-
 @pytest.mark.parametrize("case", ["spread", "dominant", "ties", "far"])
 def test_long_rows_ulp(case):
     # Rows over LONG_ROW = 32768 entries are summed in chunks that threads can share.
@@ -387,7 +372,7 @@ def test_long_rows_ulp(case):
     x = np.r_[np.tile(pattern, 101), top]             # 100,698 entries, 4 chunks
     if case == "far":
         x += 3000.0                                     # |max| > 2000: exp(x - max)
-    first, s_exact, l_exact = _long_row_exact(x)
+    first, s_exact, l_exact = mp_long_row_exact(x)
     s, ls = fa.softmax(x), fa.log_softmax(x)
     assert max_ulp_error(s[first], s_exact)[0] <= 4
     assert max_ulp_error(ls[first], l_exact)[0] <= 4
