@@ -480,19 +480,23 @@ cdef inline double f_sigmoid(double x, double s) noexcept nogil:
     # With t = e^-|x| = s 2^-128 (never overflows): sigma(x) = t / (1 + t) for x < 0,
     # 1 / (1 + t) beyond, computed as s / (2^128 + s) and 2^128 / (2^128 + s). Both
     # sides carry the same exact power of two, so this is the same value t / (1 + t)
-    # would give, one multiplication (s 2^-128) fewer, and a subnormal result
-    # (x in [-745, -709]) is rounded once, by the division. Two error terms are taken
-    # out, which reached 2.4 ulp together: 1 + t = d + d_lo exactly, and
-    # num / (d + d_lo) = q (1 - d_lo / d) to far below an ulp (d_lo / d needs only a few
-    # correct bits: (16 - 8t) / 17 is 1 / (1 + t) within 6 %, and the product is formed
-    # while the division runs, leaving one fma after it); and t comes from the accurate
-    # exp (0.73 ulp, not 1.05), since where t sits just above a power of two and sigma
-    # just below it, t's error counts twice in ulps of the result. Max 1.9 ulp.
+    # would give, one multiplication (s 2^-128) fewer. Where t sits just above a power of
+    # two and sigma just below it (x just above -k ln2), t's error counts twice in ulps
+    # of the result, so t comes from the accurate exp (0.73 ulp, not 1.05; the table
+    # exp's 0.54) and nothing else may round by more than half an ulp: 1 + t = d + d_lo
+    # exactly, and the quotient q = fl(num / d) is corrected by the residual
+    # num - q (d + d_lo) (exact but for one product's rounding: div_residual) times
+    # 1 / d, which needs only a few correct bits: (16 - 8t) / 17 is 1 / (1 + t) within
+    # 6 %, formed while the division runs. The result is num / (d + d_lo) rounded once
+    # (a subnormal one, x in [-745, -709], too), plus t's error. Correcting q by
+    # d_lo / d alone, after q had rounded, left two roundings: 2.01 ulp at
+    # x = -9.01091091417608 on every variant (t 0.5 ulp off, as correctly rounded).
     cdef double num = s if x < 0.0 else _TWO_P128
     cdef double d = _TWO_P128 + s
-    cdef double corr = ((_TWO_P128 - d) + s) * (_SIG_C0 - _SIG_C1 * s)
+    cdef double d_lo = (_TWO_P128 - d) + s
+    cdef double w = _SIG_C0 - _SIG_C1 * s
     cdef double q = num / d
-    return q - q * corr
+    return q + (div_residual(num, d, q) - q * d_lo) * w
 
 
 cdef inline double f_tanh_arg(double x) noexcept nogil:
@@ -647,6 +651,27 @@ cdef extern from *:
     }
     """
     double div_by "fastact_div_by"(double v, double d, double r) nogil
+
+
+cdef extern from *:
+    """
+    /* v - q d exactly, for q = fl(v / d) (so that q d is within a factor 2 of v, and
+       v - fl(q d) is exact): one fma, or without one Dekker's product error (no
+       overflow guard: f_sigmoid's d is 2^128 to 2^129 and q at most 1). */
+    static inline double fastact_div_residual(double v, double d, double q) {
+    #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+        return fma(-q, d, v);
+    #else
+        const double split = 134217729.0;   /* 2^27 + 1 */
+        double p = q * d;
+        double cq = split * q, cd = split * d;
+        double qh = cq - (cq - q), ql = q - qh;
+        double dh = cd - (cd - d), dl = d - dh;
+        return (v - p) - ((((qh * dh - p) + qh * dl) + ql * dh) + ql * dl);
+    #endif
+    }
+    """
+    double div_residual "fastact_div_residual"(double v, double d, double q) nogil
 
 cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
     # Knuth's TwoSum: s = fl(a + b) and the exact rounding error a + b - s.

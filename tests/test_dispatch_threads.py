@@ -73,6 +73,24 @@ def test_variant_exp_reduction_edges(variant, name):
     assert err[i] <= BOUNDS[name], f"{variant} {name}: {err[i]:.2f} ulp at x = {x[i]!r}"
 
 
+@pytest.mark.skipif(not LONG_DOUBLE_OK, reason="needs an 80-bit (or wider) long double")
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_variant_binade_edges(variant, name):
+    # Where e^-c|x| sits just above a power of two 2^-k and the result just below one
+    # (sigmoid at x just above -k ln2), the exp's error counts twice in ulps of the
+    # result, and every other rounding must stay within half an ulp: sigmoid reached
+    # 2.01 ulp at x = -9.01091091417608 (k = 13) while it corrected its quotient after
+    # rounding it. Relative offsets up to 2^-k, where the result stays below 2^-k.
+    c = 2.0 if name.startswith("tanh") else 1.0
+    rng = np.random.default_rng(sorted(BOUNDS).index(name) + 300)
+    k = np.repeat(np.arange(1, 61), 20_000)
+    a = k * np.log(2) * (1 - rng.uniform(0, 1, k.size) * np.exp2(-k.astype(float))) / c
+    x = np.r_[-9.01091091417608, a, -a]
+    err = ld_ulp_errors(getattr(fa, name)(x), ld_reference(name, x))
+    i = int(np.argmax(err))
+    assert err[i] <= BOUNDS[name], f"{variant} {name}: {err[i]:.2f} ulp at x = {x[i]!r}"
+
+
 def test_variant_softmax_backward_huge_gradient(variant):
     # The baseline build splits factors for its exact products (no fma): a gradient
     # above 2^996 overflowed the split and gave NaN on that variant alone.

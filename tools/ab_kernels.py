@@ -13,9 +13,11 @@ whether both sides computed identical outputs.
     python tools/ab_kernels.py main --isa avx2 --functions softmax,tanh --shape 64x1000
     python tools/ab_kernels.py HEAD~2 --against HEAD~1      # two revisions
     python tools/ab_kernels.py HEAD~1 --functions log_softmax_backward,softmax_backward
+    python tools/ab_kernels.py HEAD~1 --functions softmax_cols --shape 1000x1000
 
 The backward kernels are not in the default list; they take the input as both the
-gradient and the saved output.
+gradient and the saved output. The column kernels (softmax_cols, log_softmax_cols, not
+in the default list either) normalise the ROWSxENTRIES array along its first axis.
 
 The scratch modules call the kernels through function pointers, as kernels.pyx does: a
 direct call lets the compiler inline a whole kernel into the timing loop, which moved
@@ -42,16 +44,19 @@ ELEMENTWISE = ["sigmoid", "tanh", "relu", "sigmoid_derivative", "tanh_derivative
 ROWS = ["softmax", "log_softmax"]
 # Backward rows, timed with the input as both the gradient and the saved output.
 BACKWARD = ["softmax_backward", "log_softmax_backward"]
+# Softmax over the first axis of the ROWSxENTRIES array (the column kernels).
+COLUMNS = ["softmax_cols", "log_softmax_cols"]
 
 # The scratch module: the kernel source itself, and one entry point that times `reps`
-# calls of one kernel without the GIL (one branch per function of ELEMENTWISE, ROWS and
-# BACKWARD).
+# calls of one kernel without the GIL (one branch per function of ELEMENTWISE, ROWS,
+# BACKWARD and COLUMNS).
 _BRANCHES = ([f'if name == "{f}":\n        unary = {f}' for f in ELEMENTWISE]
              + [f'if name == "{f}":\n        batch = {f}_rows' for f in ROWS]
-             + [f'if name == "{f}":\n        batch2 = {f}_rows' for f in BACKWARD])
+             + [f'if name == "{f}":\n        batch2 = {f}_rows' for f in BACKWARD]
+             + [f'if name == "{f}":\n        cols = {f}' for f in COLUMNS])
 MODULE = """
 include "_kernels_impl.pxi"
-from fastact._table cimport unary_k, rows_k, rows2_k
+from fastact._table cimport unary_k, rows_k, rows2_k, cols_k
 
 def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
     cdef int r
@@ -59,6 +64,7 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
     cdef unary_k unary = NULL
     cdef rows_k batch = NULL
     cdef rows2_k batch2 = NULL
+    cdef cols_k cols = NULL
     """ + "\n    el".join(_BRANCHES) + """
     else:
         raise ValueError(f"no kernel {name!r}")
@@ -68,6 +74,8 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
                 batch(&x[0, 0], &out[0, 0], rows, n)
             elif batch2 != NULL:
                 batch2(&x[0, 0], &x[0, 0], &out[0, 0], rows, n)
+            elif cols != NULL:
+                cols(&x[0, 0], &out[0, 0], rows, n, n)
             else:
                 unary(&x[0, 0], &out[0, 0], rows * n)
 """
