@@ -507,11 +507,12 @@ cdef extern from *:
     }
 
     static inline __m512d fastact_units_group(const double* x, double* out, Py_ssize_t i,
-                                              __mmask8 k, const __m512d* table,
+                                              __mmask8 k, __mmask8 ks,
+                                              const __m512d* table,
                                               __m512i off, __m512d vlo, __m512d vmx,
                                               int store, int clamp, Py_ssize_t* ntop) {
         /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
-           out when `store`, returned as the lanes take them (0 at the max, and where k
+           out when `store` where ks is set (k, or fewer lanes), returned as the lanes take them (0 at the max, and where k
            is clear: lane values of 0 leave s and c as they are); *ntop += how many
            equal the max. A NaN entry's term is NaN. Without `clamp` every
            entry must be >= lo (none is -inf): the exp takes x as it is, 3 operations
@@ -527,7 +528,7 @@ cdef extern from *:
         }
         __mmask8 top = k & _mm512_cmp_pd_mask(xv, vmx, _CMP_EQ_OQ);
         if (store)
-            _mm512_mask_storeu_pd(out + i, k, t);
+            _mm512_mask_storeu_pd(out + i, ks, t);
         *ntop += _mm_popcnt_u32((unsigned)top);
         return _mm512_maskz_mov_pd(k & (__mmask8)~top, t);
     }
@@ -573,8 +574,8 @@ cdef extern from *:
         Py_ssize_t i = 0, ntop = 0;
         fastact_exp_table_load(table);
         #define FASTACT_GROUP(g, S, C, K)                                            \
-            fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, table, off, \
-                                                         vlo, vmx, store, clamp, &ntop))
+            fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, K, table, \
+                                                         off, vlo, vmx, store, clamp, &ntop))
         #define FASTACT_TAIL(g, S, C)                                                \
             if (i + 8 * g < n)                                                     \
                 FASTACT_GROUP(g, S, C, n - i - 8 * g >= 8 ? (__mmask8)0xff         \
@@ -641,7 +642,42 @@ cdef extern from *:
         else
             fastact_units_lanes(x, out, n, lo, mx, offset, 1, 0, 0, s, c, ties);
     }
+    static void fastact_cols_terms(const double* x, double* out, Py_ssize_t n,
+                                   Py_ssize_t w, Py_ssize_t stride, const double* mx,
+                                   const double* lo, const unsigned long long* offset,
+                                   const unsigned char* special, int store, double* s,
+                                   double* c) {
+        /* _cols_terms with the table exp: row by row, 8 columns at a time, each column's
+           term (fastact_units_group with that column's max, cutoff and offset) stored to
+           out when `store`, and, 0 where it equals the column's max, added to its s + c
+           (Fast2Sum, as fastact_two_sum8). The columns whose bit is set in special[j / 8]
+           (+inf entries, or a max not within +-2000) are left for _cols_block to redo:
+           their out entries keep what they held (x itself, in place), their s and c
+           garbage. */
+        __m512d table[4];
+        Py_ssize_t i, j, ntop = 0;
+        fastact_exp_table_load(table);
+        for (i = 0; i < n; i++) {
+            const double* row = x + i * stride;
+            double* orow = out + i * stride;
+            for (j = 0; j < w; j += 8) {
+                __mmask8 k = w - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (w - j)) - 1);
+                __m512i off = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, offset + j),
+                                               _mm512_set1_epi64(1023));
+                __m512d vs = _mm512_maskz_loadu_pd(k, s + j);
+                __m512d vc = _mm512_maskz_loadu_pd(k, c + j);
+                fastact_two_sum8(&vs, &vc, fastact_units_group(
+                    row, orow, j, k, k & (__mmask8)~special[j / 8], table, off,
+                    _mm512_maskz_loadu_pd(k, lo + j), _mm512_maskz_loadu_pd(k, mx + j),
+                    store, 1, &ntop));
+                _mm512_mask_storeu_pd(s + j, k, vs);
+                _mm512_mask_storeu_pd(c + j, k, vc);
+            }
+        }
+    }
     #else
+    #define fastact_cols_terms(x, out, n, w, stride, mx, lo, offset, special, store, s, c) \
+        ((void)0)
     /* Not called: _near_sums tests FASTACT_TABLE_EXP first. */
     #define fastact_units_lane_sums(x, out, n, lo, mx, offset, store, clamp, s, c, ties) \
         ((void)(lo), (void)(clamp))
@@ -660,6 +696,10 @@ cdef extern from *:
         unsigned long long offset, bint store, bint clamp, double* s, double* c,
         double* ties) noexcept nogil
     double units_unit "fastact_units_unit"(double mx, unsigned long long offset) noexcept nogil
+    void cols_terms_table "fastact_cols_terms"(
+        const double* x, double* out, Py_ssize_t n, Py_ssize_t w, Py_ssize_t stride,
+        const double* mx, const double* lo, const unsigned long long* offset,
+        const unsigned char* special, bint store, double* s, double* c) noexcept nogil
     double slice_max "fastact_slice_max"(const double* x, Py_ssize_t n,
                                          double* mn) noexcept nogil
 
@@ -685,8 +725,9 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # loop instead (fastact_units_lane_sums, through _near_sums: the table exp, the
     # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
     # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6. The column
-    # kernels keep the polynomial, so on AVX-512 a slice along another axis may differ
-    # from the same values along the last one in the last bit. With `ties` (only in the
+    # kernels sum each column in one accumulator (and below 32 rows keep the
+    # polynomial), so a slice along another axis may differ from the same values along
+    # the last one in the last bit. With `ties` (only in the
     # three-loop form), *ties = how many entries equal m, counted in the reduction loop
     # (x is read there before any term is stored: out may be x).
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
@@ -1254,6 +1295,8 @@ cdef void log_softmax(const double* x,  # IN
 
 cdef enum:
     COLS = 256
+    COL_GROUPS = 32     # COLS / 8: the AVX-512 column loop's groups
+    SHORT_ROW = 32      # rows shorter than this go through _short_rows
 
 
 cdef inline void _cols_terms(const double* x, double* out, Py_ssize_t n, Py_ssize_t w,
@@ -1308,6 +1351,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
     cdef const double* row
     cdef double* orow
     cdef double v, t
+    cdef unsigned char special[COL_GROUPS]
     for j in range(w):
         mx[j] = -INFINITY
         ties[j] = 0.0
@@ -1337,7 +1381,28 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
         lo[j] = mx[j] + _TERM_MIN
         offset[j] = exp_units_offset(mx[j])
         unit[j] = exp_units(mx[j], offset[j]) if far[j] == 0.0 else _TWO_P128
-    _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, far, log, s, c)
+    if _TABLE_EXP and n >= SHORT_ROW:
+        # The table exp's C loop (AVX-512), for columns of SHORT_ROW entries or more
+        # (shorter ones, _short_rows' transposed rows of 4096 x 10, measured 0.88-0.93
+        # that way: the per-column set-up outweighs the shorter exp). A column holding
+        # +inf is redone by _cols_terms on its own, a far one by _col_far below, so
+        # every column's bits depend on its entries alone.
+        for j in range(0, w, 8):
+            special[j // 8] = 0
+        for j in range(w):
+            if far[j] != 0.0 or pinf[j] != 0.0:
+                special[j // 8] |= 1 << (j % 8)
+            else:           # the term a maximal entry gets there (see _finish_others)
+                unit[j] = units_unit(mx[j], offset[j])
+        cols_terms_table(x, out, n, w, stride, mx, lo, offset, special, not log, s, c)
+        for j in range(w):
+            if pinf[j] != 0.0:     # its max read as 0: never far
+                s[j] = 0.0
+                c[j] = 0.0
+                _cols_terms(x + j, out + j, n, 1, stride, &mx[j], &pinf[j], &lo[j],
+                            &offset[j], &far[j], log, &s[j], &c[j])
+    else:
+        _cols_terms(x, out, n, w, stride, mx, pinf, lo, offset, far, log, s, c)
     for j in range(w):
         if far[j] != 0.0:
             _col_far(x + j, out + j, n, stride, mx[j], log, &s[j], &c[j])
@@ -1362,8 +1427,7 @@ cdef inline void _cols_block(const double* x, double* out, Py_ssize_t n, Py_ssiz
 
 
 cdef enum:
-    SHORT_ROW = 32      # rows shorter than this go through _short_rows
-    ROW_BLOCK = 64      # rows per block there
+    ROW_BLOCK = 64      # rows per block in _short_rows
 
 
 cdef inline void _short_rows(const double* x, double* out, Py_ssize_t rows, Py_ssize_t n,

@@ -318,7 +318,8 @@ cdef extern from *:
        keep 2^(k + 128) normal. Elsewhere the macro is 0 and the kernels keep
        _exp_scaled. The softmax family's slices of 32 entries or more near their max
        take the table too, fused with their lane sums (fastact_units_lane_sums and
-       fastact_units_lane_sums8, _kernels_impl.pxi); a table
+       fastact_units_lane_sums8, _kernels_impl.pxi), as do the column kernels' columns
+       of 32 entries or more (fastact_cols_terms); a table
        pass beside _add_terms' Cython loops measured 0.84-0.94. -DFASTACT_TABLE_EXP=0
        overrides. */
     #ifndef FASTACT_TABLE_EXP

@@ -229,6 +229,47 @@ def test_variant_long_row_chunks(variant, threads, case):
         assert np.unique(results[0][[7, 40_000, n - 1]]).size == 1
 
 
+@pytest.mark.parametrize("n,w", [(31, 13), (32, 13), (100, 263)])
+def test_variant_columns(variant, n, w):
+    # Softmax over the first axis takes the column kernel (with AVX-512, from 32 rows
+    # on, the table exp's C loop, 8 columns at a time, the last group masked): special
+    # columns (+inf, NaN, all -inf, a max beyond +-2000) among ordinary ones with ties,
+    # -inf entries and entries at and below the cutoff (max - 790). Each column gives
+    # the bits it gives alone, fresh and in place, within 4 ulp of mpmath.
+    rng = np.random.default_rng(n * w)
+    x = rng.normal(scale=4, size=(n, w))
+    x[[0, n // 2, n - 1], 1] = 30.0                 # ties at the max
+    x[[3, 7], 2] = -np.inf
+    x[[4, 5], 3] = [x[:, 3].max() - 790.0, x[:, 3].max() - 800.0]
+    x[6, 4] = np.inf
+    x[[2, n - 2], 5] = np.inf
+    x[8, 6] = np.nan
+    x[:, 7] = -np.inf
+    x[:, 8] += 2100.0
+    x[:, 9] -= 2100.0
+    x[:, 10] = -3000.0
+    x[[1, n - 1], 10] = 5.0                         # two maximal entries alone: 1/2 each
+    x[0, w - 1] = 45.0                              # in the masked last group
+    for f in (fa.softmax, fa.log_softmax):
+        got = f(x, axis=0)
+        y = x.copy()
+        assert_array_equal(f(y, axis=0, out=y), got)
+        for j in range(w):
+            assert_array_equal(f(np.ascontiguousarray(x[:, j:j + 1]), axis=0)[:, 0],
+                               got[:, j], err_msg=f"{f.__name__} column {j}")
+        assert np.isnan(got[:, 6]).all() and np.isnan(got[:, 7]).all()
+        for j in (0, 1, 2, 3, 8, 9, w - 1):
+            col = x[:, j]
+            s_exact, l_exact = mp_softmax_and_log(col)
+            exact = np.array(s_exact if f is fa.softmax else l_exact)
+            keep = np.isfinite(col)
+            assert max_ulp_error(got[keep, j], exact[keep])[0] <= 4, (f.__name__, j)
+    s = fa.softmax(x, axis=0)
+    assert s[6, 4] == 1.0 and s[2, 5] == s[n - 2, 5] == 0.5
+    assert (s[[3, 7], 2] == 0).all() and s[0, 1] == s[n // 2, 1] == s[n - 1, 1]
+    assert s[1, 10] == s[n - 1, 10] == 0.5
+
+
 @pytest.mark.parametrize("n", [255, 256, 300, 40_000])
 def test_variant_softmax_exact_shares(variant, n):
     # A lone finite entry gets exactly 1 and two equal ones exactly 1/2 (n equal ones
