@@ -448,7 +448,7 @@ cdef extern from *:
            >= 0, so Fast2Sum on the larger and the smaller gives TwoSum's exact error in
            one operation fewer. v must be the second operand of max and min, which
            return it where either is NaN: a NaN term then reaches t and c, and c keeps
-           it (how _near_slice finds a NaN entry). */
+           it (how _near_slice and a long row's chunks find a NaN entry). */
         __m512d a = _mm512_max_pd(*s, v), b = _mm512_min_pd(*s, v);
         __m512d t = _mm512_add_pd(a, b);
         *c = _mm512_add_pd(*c, _mm512_sub_pd(b, _mm512_sub_pd(t, a)));
@@ -458,8 +458,8 @@ cdef extern from *:
     static inline double fastact_slice_max(const double* x, Py_ssize_t n, double* mn) {
         /* The max of x[0:n] ignoring NaN, -inf if there is none (max_pd returns its
            second operand where either is NaN, so a NaN entry leaves the accumulator
-           be), and *mn the min likewise (+inf if none): it tells _near_slice whether
-           any entry lies below the terms' cutoff. Exact, so the lane count does not
+           be), and *mn the min likewise (+inf if none): it tells _near_slice (and
+           chunk_max, _long_near) whether any entry lies below the terms' cutoff. Exact, so the lane count does not
            matter, except that of a +0 and a -0 the max may be either, as it may be in
            _slice_max_lanes (whose lanes and fold keep a different one): no result
            depends on the sign of a zero max (the offset, the unit, x - m, x == m). */
@@ -627,8 +627,9 @@ cdef extern from *:
     }
 
     /* fastact_units_lanes with constant wide, store and clamp: each loop compiled on its
-       own, without a test inside (two dispatchers: in one function, six loops had run
-       8-15 % slower on rows of 1000). */
+       own, without a test inside. Two dispatchers, one per lane count: when one function
+       held six such loops (this one's four and two since removed), rows of 1000 ran
+       8-15 % slower. */
     static void fastact_units_lane_sums(const double* x, double* out, Py_ssize_t n,
                                         double lo, double mx, unsigned long long offset,
                                         int store, int clamp, double* s, double* c,
@@ -807,7 +808,7 @@ cdef inline double _finish_others(double rest, double ties, double m, bint lanes
     # T and the divisor from the non-max terms' sum `rest` and the count of maximal
     # entries, each worth one unit u (see _sum_others): the term a maximal entry got,
     # from the table exp where the slice's terms came from its C loops
-    # (fastact_units_lane_sums, fastact_units_lane_sums8, fastact_units_chunk_sums;
+    # (fastact_units_lane_sums, fastact_units_lane_sums8, through _near_sums;
     # `lanes`: near its max, AVX-512).
     cdef double unit = _TWO_P128
     cdef unsigned long long offset
@@ -1001,8 +1002,16 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
         return False
     hi = _near_sums(x, out, n, mx, store, not mn >= mx + _TERM_MIN,
                     LANES if n >= SHORT else SHORT_LANES, &low, ties)
+    return _near_done(hi, mx, ties[0], kind, m, others, total)
+
+
+cdef inline bint _near_done(double rest, double mx, double ties, SliceKind* kind,
+                            double* m, double* others, double* total) noexcept nogil:
+    # The end of _near_slice and _long_near: the max, T and the divisor from the sum of
+    # the non-max terms and the count of maximal entries, and the kind (a NaN entry
+    # left the sum NaN). Returns True.
     m[0] = mx
-    others[0] = _finish_others(hi, ties[0], mx, True, total)
+    others[0] = _finish_others(rest, ties, mx, True, total)
     kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
     return True
 
@@ -1014,8 +1023,10 @@ cdef inline bint _near_slice(const double* x, double* out, Py_ssize_t n, bint st
 # rows than threads: a max per chunk (chunk_max), the chunk maxima folded (long_kind),
 # each chunk's lane sums (chunk_sum), those folded in chunk order as double-doubles
 # (long_others), then each chunk's scale pass (chunk_scale). The chunks depend on n
-# alone, and the serial path below runs the same steps, so a long row gives the same
-# bits on any number of threads. With the light max pass (_LIGHT_MAX) these steps are
+# alone, and the serial path below computes the same terms, sums and folds (with the
+# light max pass it decides the clamp once per row, chunk_sum once per chunk: the same
+# terms either way), so a long row gives the same bits on any number of threads. With
+# the light max pass (_LIGHT_MAX) these steps are
 # _near_slice's: the max pass keeps the max and min, chunk_sum counts the maximal
 # entries and finds a NaN, and a row whose max is not within +-2000 goes to the serial
 # path (_long_max and _long_sum_others, the full max pass). tools/ab_kernels.py against
@@ -1175,11 +1186,8 @@ cdef inline bint _long_near(const double* x, double* out, Py_ssize_t n, bint sto
                            &st[1], &st[2])
         _fold_sum_chunk(acc, st)
         c0 += LONG_ROW
-    m[0] = mx
     ties[0] = acc[2]
-    others[0] = _finish_others(acc[0] + acc[1], acc[2], mx, True, total)
-    kind[0] = ALL_NAN if total[0] != total[0] else FINITE_MAX
-    return True
+    return _near_done(acc[0] + acc[1], mx, acc[2], kind, m, others, total)
 
 
 cdef inline SliceKind _long_max(const double* x, Py_ssize_t n, double* m,
@@ -1207,6 +1215,7 @@ cdef inline double _long_sum_others(const double* x, double* out, Py_ssize_t n, 
     cdef Py_ssize_t c0 = 0
     acc[0] = 0.0
     acc[1] = 0.0
+    acc[2] = 0.0        # counts no ties (given): st[2] stays 0
     st[2] = 0.0
     while c0 < n:
         _lane_sums(x + c0, out + c0 if store else NULL, min(<Py_ssize_t>LONG_ROW, n - c0),

@@ -18,7 +18,7 @@ import os
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
 from libc.limits cimport INT_MAX
-from libc.math cimport log1p
+from libc.math cimport NAN, log1p
 from libc.stdlib cimport free, malloc
 
 from fastact._table cimport (
@@ -438,18 +438,18 @@ cdef inline Py_ssize_t _chunk_len(Py_ssize_t n, Py_ssize_t c) noexcept nogil:
 cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
                     int nt) noexcept nogil:
     # One row of more than LONG_ROW entries on a team of nt threads, in the variant's
-    # chunk steps (_kernels_impl.pxi, "long rows"): the same arithmetic as the variant's
-    # own serial path, so the same bits.
+    # chunk steps (_kernels_impl.pxi, "long rows"): the same terms, sums and folds as
+    # the variant's own serial path, so the same bits.
     cdef Py_ssize_t chunks = (n + LONG_ROW - 1) // LONG_ROW
     cdef Py_ssize_t c
     cdef double m, total, norm
     cdef double* st = <double*>malloc(3 * chunks * sizeof(double))
-    if st == NULL:
-        (T.log_softmax if log else T.softmax)(x, out, n)
-        return
-    for c in prange(chunks, num_threads=nt, schedule="static"):
-        T.chunk_max(x + c * LONG_ROW, _chunk_len(n, c), st + 3 * c)
-    if T.long_kind(st, chunks, &m) != 0:    # NaN, infinite or far max: the serial path
+    cdef bint serial = st == NULL
+    if not serial:
+        for c in prange(chunks, num_threads=nt, schedule="static"):
+            T.chunk_max(x + c * LONG_ROW, _chunk_len(n, c), st + 3 * c)
+        serial = T.long_kind(st, chunks, &m) != 0   # NaN, infinite or far max
+    if serial:
         free(st)
         (T.log_softmax if log else T.softmax)(x, out, n)
         return
@@ -457,14 +457,16 @@ cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
         T.chunk_sum(x + c * LONG_ROW, NULL if log else out + c * LONG_ROW,
                     _chunk_len(n, c), m, not log, st + 3 * c)
     norm = T.long_others(st, chunks, m, &total)
-    if total != total:      # a NaN entry (found by the sums): the serial path fills NaN
-        free(st)
-        (T.log_softmax if log else T.softmax)(x, out, n)
+    free(st)
+    if total != total:
+        # A NaN entry, found by the sums (which in place have overwritten x with
+        # terms): NaN everywhere, as the serial path fills it.
+        for c in range(n):
+            out[c] = NAN
         return
     norm = log1p(norm) if log else total
     for c in prange(chunks, num_threads=nt, schedule="static"):
         T.chunk_scale(x + c * LONG_ROW, out + c * LONG_ROW, _chunk_len(n, c), m, norm, log)
-    free(st)
 
 
 cdef void _long_row_backward(bint log, const double* g, const double* y, double* out,
