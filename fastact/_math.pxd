@@ -484,11 +484,12 @@ cdef inline double f_sigmoid(double x, double s) noexcept nogil:
     # would give, one multiplication (s 2^-128) fewer. Where t sits just above a power of
     # two and sigma just below it (x just above -k ln2), t's error counts twice in ulps
     # of the result, so t comes from the accurate exp (0.73 ulp, not 1.05; the table
-    # exp's 0.54) and nothing else may round by more than half an ulp: 1 + t = d + d_lo
-    # exactly, and the quotient q = fl(num / d) is corrected by the residual
-    # num - q (d + d_lo) (exact but for one product's rounding: div_residual) times
-    # 1 / d, which needs only a few correct bits: (16 - 8t) / 17 is 1 / (1 + t) within
-    # 6 %, formed while the division runs. The result is num / (d + d_lo) rounded once
+    # exp's 0.54) and nothing else may round by much more than half an ulp:
+    # 1 + t = d + d_lo exactly, and the quotient q = fl(num / d) is corrected by the
+    # residual num - q (d + d_lo) (num - q d exactly, div_residual, less q d_lo, which
+    # rounds far below q's ulp) times 1 / d, which needs only a few correct bits:
+    # (16 - 8t) / 17 is 1 / (1 + t) within 6 %, formed while the division runs, on a
+    # correction under 1.5 ulp. The result is within 0.53 ulp of num / (d + d_lo)
     # (a subnormal one, x in [-745, -709], too), plus t's error. Correcting q by
     # d_lo / d alone, after q had rounded, left two roundings: 2.01 ulp at
     # x = -9.01091091417608 on every variant (t 0.5 ulp off, as correctly rounded).
@@ -658,7 +659,10 @@ cdef extern from *:
     """
     /* v - q d exactly, for q = fl(v / d) (so that q d is within a factor 2 of v, and
        v - fl(q d) is exact): one fma, or without one Dekker's product error (no
-       overflow guard: f_sigmoid's d is 2^128 to 2^129 and q at most 1). */
+       overflow guard: f_sigmoid's d is 2^128 to 2^129 and q at most 1). Dekker's steps
+       must not be contracted into fmas (wrong in a quarter of cases under
+       -ffp-contract=fast): GCC and Clang define __FMA__ wherever they could contract;
+       MSVC contracts only under /fp:fast or /fp:contract, and defines no __FMA__. */
     static inline double fastact_div_residual(double v, double d, double q) {
     #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
         return fma(-q, d, v);
