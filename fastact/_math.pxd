@@ -7,14 +7,14 @@
 # polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
 # selects replace branches. One exception, in C intrinsics: with AVX-512 the exp of the
 # elementwise kernels (exp_neg_block) and of the softmax family's slices of 32 or more
-# (_kernels_impl.pxi) looks 2^(j/16) up in a 16-entry table held in registers, which
+# (_elementwise.pxi, _softmax_lanes.pxi) looks 2^(j/16) up in a 16-entry table held in registers, which
 # GCC's vectorizer cannot express.
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
 # come in two parts, f_<name>_arg(x), the argument a <= 0 of their exp, and
 # f_<name>(x, s), the rest from s = e^a 2^128, which the kernels compute in between
-# (_exp_scaled), in one loop or split into several (_exp_blocks in _kernels_impl.pxi
+# (_exp_scaled), in one loop or split into several (_exp_blocks in _elementwise.pxi
 # says why).
 
 from libc.math cimport INFINITY, fabs, copysign
@@ -158,8 +158,8 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* How the exp-based kernels split their loops (_kernels_impl.pxi). With 4-wide
-       vectors or narrower: three loops per block for every elementwise function
+    /* How the exp-based kernels split their loops (_elementwise.pxi, _softmax_lanes.pxi).
+       With 4-wide vectors or narrower: three loops per block for every elementwise function
        (_exp_blocks: the reduction; the polynomial and scale; the rest), for the softmax
        family's terms and sums (_add_terms, blocks of 128) and for log_softmax_backward.
        With AVX-512, whose 8-wide instructions already keep twice the elements in
@@ -318,7 +318,7 @@ cdef extern from *:
        keep 2^(k + 128) normal. Elsewhere the macro is 0 and the kernels keep
        _exp_scaled. The softmax family's slices of 32 entries or more near their max
        take the table too, fused with their lane sums (fastact_units_lane_sums and
-       fastact_units_lane_sums8, _kernels_impl.pxi), as do the column kernels' columns
+       fastact_units_lane_sums8, _softmax_lanes.pxi), as do the column kernels' columns
        of 32 entries or more (fastact_cols_terms); a table
        pass beside _add_terms' Cython loops measured 0.84-0.94. -DFASTACT_TABLE_EXP=0
        overrides. */
@@ -403,7 +403,7 @@ cdef extern from *:
     static inline void fastact_exp_neg_block(const double* x, double* s, Py_ssize_t n,
                                              double c, double lo) {
         /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
-           argument of the activation's _arg helper (_kernels_impl.pxi passes c, lo). */
+           argument of the activation's _arg helper (_elementwise.pxi passes c, lo). */
         __m512d table[4];
         const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
         const __m512i offset = _mm512_set1_epi64(128);

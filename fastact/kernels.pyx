@@ -438,7 +438,7 @@ cdef inline Py_ssize_t _chunk_len(Py_ssize_t n, Py_ssize_t c) noexcept nogil:
 cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
                     int nt) noexcept nogil:
     # One row of more than LONG_ROW entries on a team of nt threads, in the variant's
-    # chunk steps (_kernels_impl.pxi, "long rows"): the same terms, sums and folds as
+    # chunk steps (_softmax_slices.pxi, "long rows"): the same terms, sums and folds as
     # the variant's own serial path, so the same bits.
     cdef Py_ssize_t chunks = (n + LONG_ROW - 1) // LONG_ROW
     cdef Py_ssize_t c

@@ -2,12 +2,12 @@
 
 On a shared machine two runs minutes apart differ by +-15 % even for identical code, so
 comparing two builds in two processes cannot resolve a 5 % change. This tool compiles
-the kernel source (_kernels_impl.pxi with the _math.pxd and _table.pxd beside it) of
-REV and of the working tree into scratch extension modules, one per side and
-instruction set, with the flags the installed fastact was built with, loads them all
-into one process and times them in alternation: the median of the per-round ratios
-REV / working tree is the speedup of the working tree (> 1: faster). "same bits" says
-whether both sides computed identical outputs.
+the kernel source (_kernels_impl.pxi, the .pxi files it includes, and the _math.pxd and
+_table.pxd beside them) of REV and of the working tree into scratch extension modules,
+one per side and instruction set, with the flags the installed fastact was built with,
+loads them all into one process and times them in alternation: the median of the
+per-round ratios REV / working tree is the speedup of the working tree (> 1: faster).
+"same bits" says whether both sides computed identical outputs.
 
     python tools/ab_kernels.py HEAD~1                       # every function, avx2 + avx512
     python tools/ab_kernels.py main --isa avx2 --functions softmax,tanh --shape 64x1000
@@ -39,7 +39,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = ["_kernels_impl.pxi", "_math.pxd", "_table.pxd"]
+# The kernel source: _kernels_impl.pxi and the .pxi files it includes (whatever the
+# revision has), with these beside them.
+HEADERS = ["_math.pxd", "_table.pxd"]
 ELEMENTWISE = ["sigmoid", "tanh", "relu", "sigmoid_derivative", "tanh_derivative"]
 ROWS = ["softmax", "log_softmax"]
 # Backward rows, timed with the input as both the gradient and the saved output.
@@ -81,12 +83,25 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
 """
 
 
+def sources(rev):
+    """The kernel source files of `rev` (None: the working tree)."""
+    if rev is None:
+        names = os.listdir(os.path.join(ROOT, "fastact"))
+    else:
+        proc = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", f"{rev}:fastact"],
+                              check=False, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"ab_kernels: git ls-tree {rev}:fastact: {proc.stderr.strip()}")
+        names = proc.stdout.split()
+    return sorted(n for n in names if n.endswith(".pxi")) + HEADERS
+
+
 def export(rev, dest):
     """The kernel source of `rev` (None: the working tree) as dest/fastact/."""
     pkg = os.path.join(dest, "fastact")
     os.makedirs(pkg)
     open(os.path.join(pkg, "__init__.pxd"), "w").close()
-    for name in SOURCES:
+    for name in sources(rev):
         if rev is None:
             with open(os.path.join(ROOT, "fastact", name)) as f:
                 text = f.read()
