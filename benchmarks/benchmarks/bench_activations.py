@@ -133,3 +133,43 @@ for _name, _shapes in SHAPES.items():
         "params": [["numpy_naive", "numpy_best", "torch", "jax"], _shapes],
     })
 del _name, _shapes, _cls
+
+
+def _stable_numpy(name, axis):
+    """The stable NumPy softmax / log_softmax along `axis` (the column kernels' baseline)."""
+    def softmax(x):
+        z = np.exp(x - x.max(axis=axis, keepdims=True))
+        return z / z.sum(axis=axis, keepdims=True)
+
+    def log_softmax(x):
+        z = x - x.max(axis=axis, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return softmax if name == "softmax" else log_softmax
+
+
+class SoftmaxFirstAxis:
+    """softmax and log_softmax along axis 0 of a C-contiguous array (the column kernels,
+    no transposed copy): fastact's time, and the stable NumPy version's time over it."""
+    params = [["softmax", "log_softmax"], [(1000, 1000), (128, 2000), (2000, 128)]]
+    param_names = ["function", "shape"]
+    timeout = 120
+
+    def setup(self, name, shape):
+        self.threads = fastact.get_num_threads()
+        fastact.set_num_threads(1)
+        self.x = inputs(name, shape)[0]
+        self.out = np.empty(shape)
+        self.ours = lambda x: getattr(fastact, name)(x, axis=0, out=self.out)
+        self.theirs = _stable_numpy(name, 0)
+
+    def teardown(self, *params):
+        fastact.set_num_threads(self.threads)
+
+    def time_out(self, name, shape):
+        self.ours(self.x)
+
+    def track_speedup(self, name, shape):
+        """The stable NumPy time / fastact's (with out=), timed in alternation."""
+        ours, theirs = _interleaved([self.ours, self.theirs], (self.x,), repeats=5,
+                                    target=0.01)
+        return theirs / ours
