@@ -1,0 +1,24 @@
+"""The source distribution builds on its own: it holds every Cython source of the package
+(the kernels' .pxi includes too), which a wheel built from it (pip install of the
+tarball, `python -m build`) compiles."""
+
+import pathlib
+import subprocess
+import sys
+import tarfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_sdist_holds_every_cython_source(tmp_path):
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)],
+                          check=False, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (archive,) = tmp_path.glob("fastact-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {pathlib.PurePosixPath(n) for n in tar.getnames()}
+    shipped = {n.name for n in names if n.parent.name == "fastact"}
+    sources = {p.name for p in (ROOT / "fastact").iterdir()
+               if p.suffix in (".pyx", ".pxi", ".pxd", ".pyi")}
+    assert sources <= shipped, sorted(sources - shipped)
+    assert not any(name.endswith(".c") for name in shipped)      # cythonize makes them
