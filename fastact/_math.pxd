@@ -484,21 +484,18 @@ cdef inline double f_sigmoid(double x, double s) noexcept nogil:
     # would give, one multiplication (s 2^-128) fewer. Where t sits just above a power of
     # two and sigma just below it (x just above -k ln2), t's error counts twice in ulps
     # of the result, so t comes from the accurate exp (0.73 ulp, not 1.05; the table
-    # exp's 0.54) and nothing else may round by much more than half an ulp:
-    # 1 + t = d + d_lo exactly, and the quotient q = fl(num / d) is corrected by the
-    # residual num - q (d + d_lo) (num - q d exactly, div_residual, less q d_lo, which
-    # rounds far below q's ulp) times 1 / d, which needs only a few correct bits:
-    # (16 - 8t) / 17 is 1 / (1 + t) within 6 %, formed while the division runs, on a
-    # correction under 1.5 ulp. The result is within 0.53 ulp of num / (d + d_lo)
-    # (a subnormal one, x in [-745, -709], too), plus t's error. Correcting q by
-    # d_lo / d alone, after q had rounded, left two roundings: 2.01 ulp at
-    # x = -9.01091091417608 on every variant (t 0.5 ulp off, as correctly rounded).
+    # exp's 0.54) and nothing else may round by much more than half an ulp: the
+    # quotient q = fl(num / d), d = fl(2^128 + s), is corrected by the residual
+    # num - q (2^128 + s) (sig_residual: exact but for its last rounding, far below q's
+    # ulp) times 1 / d, which needs only a few correct bits: (16 - 8t) / 17 is
+    # 1 / (1 + t) within 6 %, formed while the division runs, on a correction under
+    # 1.5 ulp. The result is within 0.53 ulp of num / (2^128 + s) (a subnormal one,
+    # x in [-745, -709], too), plus t's error. Correcting q by d's rounding alone, after
+    # q had rounded, left two roundings: 2.01 ulp at x = -9.01091091417608 on every
+    # variant (t 0.5 ulp off, as correctly rounded).
     cdef double num = s if x < 0.0 else _TWO_P128
-    cdef double d = _TWO_P128 + s
-    cdef double d_lo = (_TWO_P128 - d) + s
-    cdef double w = _SIG_C0 - _SIG_C1 * s
-    cdef double q = num / d
-    return q + (div_residual(num, d, q) - q * d_lo) * w
+    cdef double q = num / (_TWO_P128 + s)
+    return q + sig_residual(num, q, s) * (_SIG_C0 - _SIG_C1 * s)
 
 
 cdef inline double f_tanh_arg(double x) noexcept nogil:
@@ -657,26 +654,29 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* v - q d exactly, for q = fl(v / d) (so that q d is within a factor 2 of v, and
-       v - fl(q d) is exact): one fma, or without one Dekker's product error (no
-       overflow guard: f_sigmoid's d is 2^128 to 2^129 and q at most 1). Dekker's steps
-       must not be contracted into fmas (wrong in a quarter of cases under
-       -ffp-contract=fast): GCC and Clang define __FMA__ wherever they could contract;
-       MSVC contracts only under /fp:fast or /fp:contract, and defines no __FMA__. */
-    static inline double fastact_div_residual(double v, double d, double q) {
+    /* f_sigmoid's residual num - q (2^128 + s), for q = fl(num / fl(2^128 + s)), num = s
+       or 2^128, rounded once: num - q 2^128 is exact (q 2^128 is, and it lies within a
+       factor 2 of num: Sterbenz), then q s comes off in one fma, or without one as
+       Dekker's exact product error (no overflow guard: q is at most 1 and s at most
+       2^128), where (num - q 2^128) - fl(q s) is exact again. Dekker's steps must not
+       be contracted into fmas (wrong in a quarter of cases under -ffp-contract=fast):
+       GCC and Clang define __FMA__ wherever they could contract; MSVC contracts only
+       under /fp:fast or /fp:contract, and defines no __FMA__. */
+    static inline double fastact_sig_residual(double num, double q, double s) {
+        double r = num - q * fastact_TWO_P128;
     #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
-        return fma(-q, d, v);
+        return fma(-q, s, r);
     #else
         const double split = 134217729.0;   /* 2^27 + 1 */
-        double p = q * d;
-        double cq = split * q, cd = split * d;
+        double p = q * s;
+        double cq = split * q, cs = split * s;
         double qh = cq - (cq - q), ql = q - qh;
-        double dh = cd - (cd - d), dl = d - dh;
-        return (v - p) - ((((qh * dh - p) + qh * dl) + ql * dh) + ql * dl);
+        double sh = cs - (cs - s), sl = s - sh;
+        return (r - p) - ((((qh * sh - p) + qh * sl) + ql * sh) + ql * sl);
     #endif
     }
     """
-    double div_residual "fastact_div_residual"(double v, double d, double q) nogil
+    double sig_residual "fastact_sig_residual"(double num, double q, double s) nogil
 
 cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
     # Knuth's TwoSum: s = fl(a + b) and the exact rounding error a + b - s.
