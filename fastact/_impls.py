@@ -107,14 +107,14 @@ PER_ELEMENT = {"relu", "leaky_relu", "relu_derivative", "leaky_relu_derivative",
 
 # ---------------------------------------------------------------- best plain NumPy
 
-def _stable_softmax(x):
-    z = np.exp(x - x.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+def _stable_softmax(x, axis=-1):
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
 
 
-def _stable_log_softmax(x):
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+def _stable_log_softmax(x, axis=-1):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def _sigmoid_derivative_tails(x):

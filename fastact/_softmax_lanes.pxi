@@ -205,8 +205,8 @@ cdef extern from *:
         /* The max of x[0:n] ignoring NaN, -inf if there is none (max_pd returns its
            second operand where either is NaN, so a NaN entry leaves the accumulator
            be), and *mn the min likewise (+inf if none): it tells _near_slice (and
-           chunk_max, _long_near) whether any entry lies below the terms' cutoff. Exact, so the lane count does not
-           matter, except that of a +0 and a -0 the max may be either, as it may be in
+           chunk_max, _long_near) whether any entry lies below the terms' cutoff.
+           Exact, so the lane count does not matter, except that of a +0 and a -0 the max may be either, as it may be in
            _slice_max_lanes (whose lanes and fold keep a different one): no result
            depends on the sign of a zero max (the offset, the unit, x - m, x == m). */
         const __m512d ninf = _mm512_set1_pd(-INFINITY), pinf = _mm512_set1_pd(INFINITY);
