@@ -17,7 +17,8 @@
 # (the division) runs a block behind, inside the next block's second
 # (_PIPELINE_DIVISION). With AVX-512 all four take two loops, the first the table exp
 # (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py against the polynomial: sigmoid
-# 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before).
+# 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before),
+# but for sigmoid, which takes one software-pipelined C loop (sigmoid_table, _math.pxd).
 # The softmax family's terms and sums (_add_terms) and log_softmax_backward's e^y
 # (_log_softmax_backward_out) are split the same way.
 
@@ -141,7 +142,10 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
 cdef void sigmoid(const double* x,  # IN
                   double* out,      # OUT
                   Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, <Sigmoid*>NULL)
+    if _TABLE_EXP:
+        sigmoid_table(x, out, n)
+    else:
+        _exp_blocks(x, out, n, <Sigmoid*>NULL)
 
 
 cdef void tanh(const double* x,  # IN

@@ -22,8 +22,8 @@ from fastact._math cimport (
     two_sum_err, two_prod_err, div_by, exp_shifted, exp_units, exp_units_offset,
     exp_units_term, exp_units_reduce, exp_units_finish, vexp, vlog1p, _TERM_MIN,
     _TWO_P128, _WIDE_VECTORS, _PIPELINE_DIVISION, _exp_scaled, _exp_reduce_bits,
-    _exp_finish, vexp_reduce, vexp_finish, _TABLE_EXP, exp_neg_block, _EXP_MIN,
-    _D_TANH_ARG_MIN,
+    _exp_finish, vexp_reduce, vexp_finish, _TABLE_EXP, exp_neg_block, sigmoid_table,
+    _EXP_MIN, _D_TANH_ARG_MIN,
 )
 
 # The kernels, in the order Cython compiles them (each file uses the ones before it):
