@@ -347,22 +347,31 @@ cdef extern from *:
         fastact_H2 = 0.041666666663595475, fastact_H3 = 0.00833333333299209,
         fastact_H4 = 0.0013889063440655327, fastact_H5 = 0.0001984146378747018;
 
-    static inline void fastact_exp_table_load(__m512d* table) {
+    static inline void fastact_exp_table_load(__m512d* table, unsigned long long c) {
         /* The two tables above into four registers, 8 entries each (assigned one by
-           one: MSVC's C has no non-constant aggregate initializers). */
-        table[0] = _mm512_loadu_pd(fastact_EXP2_16THS);
-        table[1] = _mm512_loadu_pd(fastact_EXP2_16THS + 8);
+           one: MSVC's C has no non-constant aggregate initializers). The first two hold
+           T_j's bits less j 2^48, plus c 2^52 (modulo 2^64): fastact_exp_table8 adds
+           the shifter's bits (16k + j) 2^48 to them, which leaves T_j 2^(k + c). */
+        const __m512i cs = _mm512_set1_epi64((long long)(c << 52));
+        const __m512i j48 = _mm512_slli_epi64(
+            _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), 48);
+        const __m512i eight48 = _mm512_set1_epi64(8LL << 48);
+        table[0] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_sub_epi64(
+            _mm512_castpd_si512(_mm512_loadu_pd(fastact_EXP2_16THS)), j48), cs));
+        table[1] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_sub_epi64(
+            _mm512_castpd_si512(_mm512_loadu_pd(fastact_EXP2_16THS + 8)),
+            _mm512_add_epi64(j48, eight48)), cs));
         table[2] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL);
         table[3] = _mm512_loadu_pd(fastact_EXP2_16THS_TAIL + 8);
     }
 
     static inline __m512d fastact_exp_table8(__m512d a, const __m512d* table,
-                                             __m512i offset) {
-        /* e^a 2^c for 8 arguments a (or NaN), with offset = c modulo 2^12 (two's
-           complement), where the result is a normal number (and 16|a|/ln2 < 2^51, the
-           shifter's range); table from
-           fastact_exp_table_load. c = 128 for the activations; exp_units' offset less
-           the bias 1023 for the softmax family's terms (T_j carries the bias). */
+                                             __m512i scale) {
+        /* e^a 2^(c + d) for 8 arguments a (or NaN), where the result is a normal number
+           (and 16|a|/ln2 < 2^51, the shifter's range); table from fastact_exp_table_load
+           with c, scale = d 2^52 in each lane (modulo 2^64; zero where c holds it all).
+           c + d = 128 for the activations; exp_units' offset less the bias 1023 for the
+           softmax family's terms (T_j carries the bias). */
         const __m512d shift = _mm512_set1_pd(fastact_SHIFT);
         __m512d b = _mm512_fmadd_pd(a, _mm512_set1_pd(16 * fastact_INV_LN2), shift);
         __m512i bits = _mm512_castpd_si512(b);      /* 16k + j in the low bits */
@@ -379,12 +388,11 @@ cdef extern from *:
         /* vpermt2pd reads the low 4 bits: j */
         __m512d p = _mm512_add_pd(r, _mm512_fmadd_pd(
             r2, h, _mm512_permutex2var_pd(table[2], bits, table[3])));
-        /* 2^(k + c) onto T_j's exponent field: bits 4..15 of `bits` are k, two's
-           complement, and the adds wrap modulo 2^64 */
-        __m512i scale = _mm512_slli_epi64(_mm512_add_epi64(_mm512_srli_epi64(bits, 4),
-                                                           offset), 52);
-        __m512d t = _mm512_castsi512_pd(_mm512_add_epi64(
-            _mm512_castpd_si512(_mm512_permutex2var_pd(table[0], bits, table[1])), scale));
+        /* bits 2^48 = k 2^52 + j 2^48 modulo 2^64 (the shifter's own bits shift out),
+           onto the table's T_j - j 2^48 + c 2^52: T_j 2^(k + c), in two's complement */
+        __m512d t = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_add_epi64(
+            _mm512_castpd_si512(_mm512_permutex2var_pd(table[0], bits, table[1])),
+            _mm512_slli_epi64(bits, 48)), scale));
         return _mm512_fmadd_pd(t, p, t);
     }
 
@@ -406,20 +414,20 @@ cdef extern from *:
            argument of the activation's _arg helper (_elementwise.pxi passes c, lo). */
         __m512d table[4];
         const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
-        const __m512i offset = _mm512_set1_epi64(128);
+        const __m512i scale = _mm512_setzero_si512();     /* c = 128 is in the table */
         Py_ssize_t j = 0;
         __mmask8 m;
-        fastact_exp_table_load(table);
+        fastact_exp_table_load(table, 128);
         /* max_pd returns its second operand where either is NaN */
         for (; j + 8 <= n; j += 8) {
             __m512d a = fastact_neg_abs(_mm512_loadu_pd(x + j), c, nc);
-            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table, offset));
+            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table, scale));
         }
         if (j < n) {        /* the last n - j < 8 */
             m = (__mmask8)((1u << (n - j)) - 1);
             __m512d a = fastact_neg_abs(_mm512_maskz_loadu_pd(m, x + j), c, nc);
             _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table,
-                                                               offset));
+                                                               scale));
         }
     }
     static inline __m512d fastact_sigmoid8(__m512d x, __m512d s) {
@@ -438,7 +446,7 @@ cdef extern from *:
         /* f_sigmoid's s = e^-|x| 2^128 (f_sigmoid_arg) */
         __m512d a = _mm512_max_pd(_mm512_set1_pd(fastact_EXP_MIN),
                                   _mm512_or_pd(x, _mm512_set1_pd(-0.0)));
-        return fastact_exp_table8(a, table, _mm512_set1_epi64(128));
+        return fastact_exp_table8(a, table, _mm512_setzero_si512());
     }
 
     static inline void fastact_sigmoid_table(const double* x, double* out, Py_ssize_t n) {
@@ -454,7 +462,7 @@ cdef extern from *:
         __m512d xa, xb, ea, eb, xc, xd;
         Py_ssize_t j = 0;
         __mmask8 m;
-        fastact_exp_table_load(table);
+        fastact_exp_table_load(table, 128);
         if (n >= 16) {
             xa = _mm512_loadu_pd(x);
             xb = _mm512_loadu_pd(x + 8);

@@ -255,7 +255,7 @@ cdef extern from *:
     static inline __m512d fastact_units_group(const double* x, double* out, Py_ssize_t i,
                                               __mmask8 k, __mmask8 ks,
                                               const __m512d* table,
-                                              __m512i off, __m512d vlo, __m512d vmx,
+                                              __m512i scale, __m512d vlo, __m512d vmx,
                                               int store, int clamp, Py_ssize_t* ntop) {
         /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
            out when `store` where ks is set (k, or fewer lanes), returned as the lanes
@@ -263,15 +263,16 @@ cdef extern from *:
            is clear: lane values of 0 leave s and c as they are); *ntop += how many
            equal the max. A NaN entry's term is NaN. Without `clamp` every
            entry must be >= lo (none is -inf): the exp takes x as it is, 3 operations
-           fewer per 8 entries, the same terms; masked-off lanes read mx. */
+           fewer per 8 entries, the same terms; masked-off lanes read mx. table and
+           scale as fastact_exp_table8 takes them. */
         __m512d xv, t;
         if (clamp) {
             xv = _mm512_maskz_loadu_pd(k, x + i);
             t = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(xv, vlo, _CMP_NLT_UQ),
-                                    fastact_exp_table8(_mm512_max_pd(vlo, xv), table, off));
+                                    fastact_exp_table8(_mm512_max_pd(vlo, xv), table, scale));
         } else {
             xv = _mm512_mask_loadu_pd(vmx, k, x + i);
-            t = fastact_exp_table8(xv, table, off);
+            t = fastact_exp_table8(xv, table, scale);
         }
         __mmask8 top = k & _mm512_cmp_pd_mask(xv, vmx, _CMP_EQ_OQ);
         if (store)
@@ -286,9 +287,9 @@ cdef extern from *:
            maximal entry comes out exactly 1 and two tied ones exactly 1/2 (exp_units(mx)
            is up to an ulp away) */
         __m512d table[4];
-        fastact_exp_table_load(table);
-        return _mm512_cvtsd_f64(fastact_exp_table8(
-            _mm512_set1_pd(mx), table, _mm512_set1_epi64((long long)(offset - 1023))));
+        fastact_exp_table_load(table, offset - 1023);
+        return _mm512_cvtsd_f64(fastact_exp_table8(_mm512_set1_pd(mx), table,
+                                                   _mm512_setzero_si512()));
     }
 
     #if defined(_MSC_VER)
@@ -313,13 +314,13 @@ cdef extern from *:
            and min pass NaN on to t, and the adds keep it in c. */
         __m512d table[4];
         const __m512d vlo = _mm512_set1_pd(lo), vmx = _mm512_set1_pd(mx);
-        /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
-        const __m512i off = _mm512_set1_epi64((long long)(offset - 1023));
+        const __m512i off = _mm512_setzero_si512();     /* the offset is in the table */
         /* one variable per register: an array indexed at run time lived on the stack,
            stored every iteration */
         __m512d s0 = _mm512_loadu_pd(s), c0 = _mm512_loadu_pd(c), s1, s2, s3, c1, c2, c3;
         Py_ssize_t i = 0, ntop = 0;
-        fastact_exp_table_load(table);
+        /* exp_units' offset holds the bias 1023 that T_j's exponent field carries */
+        fastact_exp_table_load(table, offset - 1023);
         #define FASTACT_GROUP(g, S, C, K)                                            \
             fastact_two_sum8(&S, &C, fastact_units_group(x, out, i + 8 * g, K, K, table, \
                                                          off, vlo, vmx, store, clamp, &ntop))
@@ -405,14 +406,14 @@ cdef extern from *:
            garbage. */
         __m512d table[4];
         Py_ssize_t i, j, ntop = 0;     /* the tie count: unused here (see _cols_block) */
-        fastact_exp_table_load(table);
+        fastact_exp_table_load(table, 0);
         for (i = 0; i < n; i++) {
             const double* row = x + i * stride;
             double* orow = out + i * stride;
             for (j = 0; j < w; j += 8) {
                 __mmask8 k = w - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (w - j)) - 1);
-                __m512i off = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k, offset + j),
-                                               _mm512_set1_epi64(1023));
+                __m512i off = _mm512_slli_epi64(_mm512_sub_epi64(
+                    _mm512_maskz_loadu_epi64(k, offset + j), _mm512_set1_epi64(1023)), 52);
                 __m512d vs = _mm512_maskz_loadu_pd(k, s + j);
                 __m512d vc = _mm512_maskz_loadu_pd(k, c + j);
                 fastact_two_sum8(&vs, &vc, fastact_units_group(
