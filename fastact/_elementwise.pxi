@@ -18,7 +18,8 @@
 # (_PIPELINE_DIVISION). With AVX-512 all four take two loops, the first the table exp
 # (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py against the polynomial: sigmoid
 # 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before),
-# but for sigmoid, which takes one software-pipelined C loop (sigmoid_table, _math.pxd).
+# but for sigmoid and the derivatives, which take one software-pipelined C loop each
+# (fastact_pipelined, _math.pxd: sigmoid 1.08-1.22, sigmoid' and tanh' 1.12-1.34).
 # The softmax family's terms and sums (_add_terms) and log_softmax_backward's e^y
 # (_log_softmax_backward_out) are split the same way.
 
@@ -173,13 +174,19 @@ cdef void leaky_relu(const double* x,  # IN
 cdef void sigmoid_derivative(const double* x,  # IN
                              double* out,      # OUT
                              Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, <SigmoidDerivative*>NULL)
+    if _TABLE_EXP:
+        sigmoid_derivative_table(x, out, n)
+    else:
+        _exp_blocks(x, out, n, <SigmoidDerivative*>NULL)
 
 
 cdef void tanh_derivative(const double* x,  # IN
                           double* out,      # OUT
                           Py_ssize_t n) noexcept nogil:
-    _exp_blocks(x, out, n, <TanhDerivative*>NULL)
+    if _TABLE_EXP:
+        tanh_derivative_table(x, out, n)
+    else:
+        _exp_blocks(x, out, n, <TanhDerivative*>NULL)
 
 
 cdef void relu_derivative(const double* x,  # IN

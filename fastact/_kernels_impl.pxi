@@ -23,7 +23,7 @@ from fastact._math cimport (
     exp_units_term, exp_units_reduce, exp_units_finish, vexp, vlog1p, _TERM_MIN,
     _TWO_P128, _WIDE_VECTORS, _PIPELINE_DIVISION, _exp_scaled, _exp_reduce_bits,
     _exp_finish, vexp_reduce, vexp_finish, _TABLE_EXP, exp_neg_block, sigmoid_table,
-    _EXP_MIN, _D_TANH_ARG_MIN,
+    sigmoid_derivative_table, tanh_derivative_table, _EXP_MIN, _D_TANH_ARG_MIN,
 )
 
 # The kernels, in the order Cython compiles them (each file uses the ones before it):

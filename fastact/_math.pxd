@@ -430,33 +430,61 @@ cdef extern from *:
                                                                scale));
         }
     }
-    static inline __m512d fastact_sigmoid8(__m512d x, __m512d s) {
-        /* f_sigmoid on 8 lanes, operation for operation (the same bits) */
-        const __m512d two128 = _mm512_set1_pd(fastact_TWO_P128);
-        __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
-        __m512d num = _mm512_mask_blend_pd(neg, two128, s);
-        __m512d q = _mm512_div_pd(num, _mm512_add_pd(two128, s));
-        __m512d r = _mm512_fnmadd_pd(q, s, _mm512_fnmadd_pd(q, two128, num));
-        __m512d w = _mm512_fnmadd_pd(_mm512_set1_pd(fastact_SIG_C1), s,
-                                     _mm512_set1_pd(fastact_SIG_C0));
-        return _mm512_fmadd_pd(r, w, q);
+    #if defined(_MSC_VER)
+    #define FASTACT_ALWAYS_INLINE static __forceinline
+    #else
+    #define FASTACT_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #endif
+    /* The activations that fastact_pipelined computes, its `kind` (a constant at
+       every call, so each inlined copy keeps one) */
+    #define FASTACT_SIGMOID 0
+    #define FASTACT_SIGMOID_DERIVATIVE 1
+    #define FASTACT_TANH_DERIVATIVE 2
+
+    static inline __m512d fastact_finish8(int kind, __m512d x, __m512d s) {
+        /* f_sigmoid, d_sigmoid or d_tanh on 8 lanes, operation for operation (the same
+           bits) */
+        if (kind == FASTACT_SIGMOID) {
+            const __m512d two128 = _mm512_set1_pd(fastact_TWO_P128);
+            __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
+            __m512d num = _mm512_mask_blend_pd(neg, two128, s);
+            __m512d q = _mm512_div_pd(num, _mm512_add_pd(two128, s));
+            __m512d r = _mm512_fnmadd_pd(q, s, _mm512_fnmadd_pd(q, two128, num));
+            __m512d w = _mm512_fnmadd_pd(_mm512_set1_pd(fastact_SIG_C1), s,
+                                         _mm512_set1_pd(fastact_SIG_C0));
+            return _mm512_fmadd_pd(r, w, q);
+        }
+        /* s / ((s A + B) s + C), at most M */
+        const int sig = kind == FASTACT_SIGMOID_DERIVATIVE;
+        const __m512d hi = _mm512_set1_pd(sig ? 0.25 : 1.0);
+        __m512d d = _mm512_fmadd_pd(
+            _mm512_fmadd_pd(s, _mm512_set1_pd(sig ? fastact_TWO_M128 : fastact_TWO_M130),
+                            _mm512_set1_pd(sig ? 2.0 : 0.5)),
+            s, _mm512_set1_pd(sig ? fastact_TWO_P128 : fastact_TWO_P126));
+        __m512d r = _mm512_div_pd(s, d);
+        return _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(r, hi, _CMP_GT_OQ), hi);
     }
 
-    static inline __m512d fastact_sigmoid_exp8(__m512d x, const __m512d* table) {
-        /* f_sigmoid's s = e^-|x| 2^128 (f_sigmoid_arg) */
-        __m512d a = _mm512_max_pd(_mm512_set1_pd(fastact_EXP_MIN),
-                                  _mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+    static inline __m512d fastact_arg_exp8(int kind, __m512d x, const __m512d* table) {
+        /* s = e^a 2^128 from the _arg helper's a: -|x| (-2|x| for tanh') clamped */
+        __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
+        if (kind == FASTACT_TANH_DERIVATIVE)
+            a = _mm512_max_pd(_mm512_set1_pd(fastact_D_TANH_ARG_MIN), _mm512_add_pd(a, a));
+        else
+            a = _mm512_max_pd(_mm512_set1_pd(fastact_EXP_MIN), a);
         return fastact_exp_table8(a, table, _mm512_setzero_si512());
     }
 
-    static inline void fastact_sigmoid_table(const double* x, double* out, Py_ssize_t n) {
-        /* sigmoid in one loop, software-pipelined: each pass takes the exps of the next
-           16 entries and divides for the 16 before them, whose exps the previous pass
-           left in registers. The divider then runs beside the exp's multiply-adds
-           (alone, each takes 35-60 % of the time): ab_kernels against the two loops
-           over blocks of the other activations, 1.08-1.22; one loop without the
-           pipelining 1.03, pipelined 8 at a time 1.05, 24 and 32 at a time 1.06-1.12.
-           The same in Cython loops over blocks of 16-256 entries measured 0.78-1.09.
+    FASTACT_ALWAYS_INLINE void fastact_pipelined(int kind, const double* x, double* out,
+                                                 Py_ssize_t n) {
+        /* An activation in one loop, software-pipelined: each pass takes the exps of
+           the next 16 entries and divides for the 16 before them, whose exps the
+           previous pass left in registers. The divider then runs beside the exp's
+           multiply-adds (alone, each takes 35-60 % of sigmoid's time): ab_kernels
+           against the two loops over blocks (_exp_blocks), sigmoid 1.08-1.22; one loop
+           without the pipelining 1.03, pipelined 8 at a time 1.05, 24 and 32 at a time
+           1.06-1.12. The same in Cython loops over blocks of 16-256 entries measured
+           0.78-1.09. tanh, with more arithmetic around its division, gained only 1.03.
            out may be x: a pass reads x ahead of the entries it writes. */
         __m512d table[4];
         __m512d xa, xb, ea, eb, xc, xd;
@@ -466,32 +494,48 @@ cdef extern from *:
         if (n >= 16) {
             xa = _mm512_loadu_pd(x);
             xb = _mm512_loadu_pd(x + 8);
-            ea = fastact_sigmoid_exp8(xa, table);
-            eb = fastact_sigmoid_exp8(xb, table);
+            ea = fastact_arg_exp8(kind, xa, table);
+            eb = fastact_arg_exp8(kind, xb, table);
             for (; j + 32 <= n; j += 16) {
                 xc = _mm512_loadu_pd(x + j + 16);
                 xd = _mm512_loadu_pd(x + j + 24);
-                __m512d ec = fastact_sigmoid_exp8(xc, table);
-                __m512d ed = fastact_sigmoid_exp8(xd, table);
-                _mm512_storeu_pd(out + j, fastact_sigmoid8(xa, ea));
-                _mm512_storeu_pd(out + j + 8, fastact_sigmoid8(xb, eb));
+                __m512d ec = fastact_arg_exp8(kind, xc, table);
+                __m512d ed = fastact_arg_exp8(kind, xd, table);
+                _mm512_storeu_pd(out + j, fastact_finish8(kind, xa, ea));
+                _mm512_storeu_pd(out + j + 8, fastact_finish8(kind, xb, eb));
                 xa = xc; ea = ec;
                 xb = xd; eb = ed;
             }
-            _mm512_storeu_pd(out + j, fastact_sigmoid8(xa, ea));
-            _mm512_storeu_pd(out + j + 8, fastact_sigmoid8(xb, eb));
+            _mm512_storeu_pd(out + j, fastact_finish8(kind, xa, ea));
+            _mm512_storeu_pd(out + j + 8, fastact_finish8(kind, xb, eb));
             j += 16;
         }
         for (; j < n; j += 8) {     /* the last n - j < 16, masked where under 8 */
             m = n - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - j)) - 1);
             xa = _mm512_maskz_loadu_pd(m, x + j);
             _mm512_mask_storeu_pd(out + j, m,
-                                  fastact_sigmoid8(xa, fastact_sigmoid_exp8(xa, table)));
+                                  fastact_finish8(kind, xa, fastact_arg_exp8(kind, xa, table)));
         }
+    }
+
+    static void fastact_sigmoid_table(const double* x, double* out, Py_ssize_t n) {
+        fastact_pipelined(FASTACT_SIGMOID, x, out, n);
+    }
+
+    static void fastact_sigmoid_derivative_table(const double* x, double* out,
+                                                 Py_ssize_t n) {
+        fastact_pipelined(FASTACT_SIGMOID_DERIVATIVE, x, out, n);
+    }
+
+    static void fastact_tanh_derivative_table(const double* x, double* out,
+                                              Py_ssize_t n) {
+        fastact_pipelined(FASTACT_TANH_DERIVATIVE, x, out, n);
     }
     #else
     /* Not called: the kernels test FASTACT_TABLE_EXP first. */
     #define fastact_sigmoid_table(x, out, n) ((void)0)
+    #define fastact_sigmoid_derivative_table(x, out, n) ((void)0)
+    #define fastact_tanh_derivative_table(x, out, n) ((void)0)
     #define fastact_exp_neg_block(x, s, n, c, lo) ((void)0)
     #endif
     """
@@ -500,6 +544,10 @@ cdef extern from *:
                                                double c, double lo) noexcept nogil
     void sigmoid_table "fastact_sigmoid_table"(const double* x, double* out,
                                                Py_ssize_t n) noexcept nogil
+    void sigmoid_derivative_table "fastact_sigmoid_derivative_table"(
+        const double* x, double* out, Py_ssize_t n) noexcept nogil
+    void tanh_derivative_table "fastact_tanh_derivative_table"(
+        const double* x, double* out, Py_ssize_t n) noexcept nogil
 
 
 cdef inline double _scale(double p, double k) noexcept nogil:

@@ -292,11 +292,6 @@ cdef extern from *:
                                                    _mm512_setzero_si512()));
     }
 
-    #if defined(_MSC_VER)
-    #define FASTACT_ALWAYS_INLINE static __forceinline
-    #else
-    #define FASTACT_ALWAYS_INLINE static inline __attribute__((always_inline))
-    #endif
     FASTACT_ALWAYS_INLINE void fastact_units_lanes(const double* x, double* out,
                                                    Py_ssize_t n, double lo, double mx,
                                                    unsigned long long offset, int wide,
