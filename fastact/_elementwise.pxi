@@ -15,11 +15,13 @@
 # against two 1.17-1.27 on the baseline build and 1.10-1.19 on AVX2. How many loops each
 # instruction set takes: _WIDE_VECTORS (_math.pxd); on AVX2 the derivatives' third loop
 # (the division) runs a block behind, inside the next block's second
-# (_PIPELINE_DIVISION). With AVX-512 all four take two loops, the first the table exp
+# (_PIPELINE_DIVISION). With AVX-512 tanh takes two loops, the first the table exp
 # (exp_neg_block, _TABLE_EXP; tools/ab_kernels.py against the polynomial: sigmoid
-# 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before),
-# but for sigmoid and the derivatives, which take one software-pipelined C loop each
-# (fastact_pipelined, _math.pxd: sigmoid 1.08-1.22, sigmoid' and tanh' 1.12-1.34).
+# 1.07-1.14, tanh 1.08-1.10, tanh' 1.04-1.09, sigmoid' 0.99-1.03 with one loop before,
+# when all four took two loops); sigmoid and the derivatives take that exp in one
+# software-pipelined C loop each, the divisions 16 entries behind their exps
+# (fastact_pipelined, _math.pxd; against the two loops: sigmoid 1.08-1.22, sigmoid' and
+# tanh' 1.12-1.34).
 # The softmax family's terms and sums (_add_terms) and log_softmax_backward's e^y
 # (_log_softmax_backward_out) are split the same way.
 

@@ -421,7 +421,8 @@ cdef extern from *:
         /* max_pd returns its second operand where either is NaN */
         for (; j + 8 <= n; j += 8) {
             __m512d a = fastact_neg_abs(_mm512_loadu_pd(x + j), c, nc);
-            _mm512_storeu_pd(s + j, fastact_exp_table8(_mm512_max_pd(vlo, a), table, scale));
+            _mm512_storeu_pd(s + j,
+                             fastact_exp_table8(_mm512_max_pd(vlo, a), table, scale));
         }
         if (j < n) {        /* the last n - j < 8 */
             m = (__mmask8)((1u << (n - j)) - 1);
@@ -513,22 +514,22 @@ cdef extern from *:
         for (; j < n; j += 8) {     /* the last n - j < 16, masked where under 8 */
             m = n - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - j)) - 1);
             xa = _mm512_maskz_loadu_pd(m, x + j);
-            _mm512_mask_storeu_pd(out + j, m,
-                                  fastact_finish8(kind, xa, fastact_arg_exp8(kind, xa, table)));
+            ea = fastact_arg_exp8(kind, xa, table);
+            _mm512_mask_storeu_pd(out + j, m, fastact_finish8(kind, xa, ea));
         }
     }
 
-    static void fastact_sigmoid_table(const double* x, double* out, Py_ssize_t n) {
+    static inline void fastact_sigmoid_table(const double* x, double* out, Py_ssize_t n) {
         fastact_pipelined(FASTACT_SIGMOID, x, out, n);
     }
 
-    static void fastact_sigmoid_derivative_table(const double* x, double* out,
-                                                 Py_ssize_t n) {
+    static inline void fastact_sigmoid_derivative_table(const double* x, double* out,
+                                                        Py_ssize_t n) {
         fastact_pipelined(FASTACT_SIGMOID_DERIVATIVE, x, out, n);
     }
 
-    static void fastact_tanh_derivative_table(const double* x, double* out,
-                                              Py_ssize_t n) {
+    static inline void fastact_tanh_derivative_table(const double* x, double* out,
+                                                     Py_ssize_t n) {
         fastact_pipelined(FASTACT_TANH_DERIVATIVE, x, out, n);
     }
     #else

@@ -269,7 +269,8 @@ cdef extern from *:
         if (clamp) {
             xv = _mm512_maskz_loadu_pd(k, x + i);
             t = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(xv, vlo, _CMP_NLT_UQ),
-                                    fastact_exp_table8(_mm512_max_pd(vlo, xv), table, scale));
+                                    fastact_exp_table8(_mm512_max_pd(vlo, xv), table,
+                                                       scale));
         } else {
             xv = _mm512_mask_loadu_pd(vmx, k, x + i);
             t = fastact_exp_table8(xv, table, scale);
