@@ -167,10 +167,10 @@ cdef extern from *:
        the derivatives, whose rest is short (two measured 0.92-1.05 against one, three
        0.92-0.94), two for softmax (blocks of 512), one for log_softmax and
        log_softmax_backward (tools/ab_kernels.py). The elementwise and the softmax
-       choices apply when FASTACT_TABLE_EXP is 0: with the table exp every AVX-512
-       elementwise kernel takes two loops, and the softmax family's slices of 32
-       entries or more near their max one C loop. -DFASTACT_WIDE_VECTORS=0/1
-       overrides. */
+       choices apply when FASTACT_TABLE_EXP is 0: with the table exp AVX-512 tanh takes
+       two loops, sigmoid and the derivatives one software-pipelined C loop
+       (fastact_pipelined), and the softmax family's slices of 32 entries or more near
+       their max one C loop. -DFASTACT_WIDE_VECTORS=0/1 overrides. */
     #ifndef FASTACT_WIDE_VECTORS
     #if defined(__AVX512F__)
     #define FASTACT_WIDE_VECTORS 1
@@ -189,9 +189,10 @@ cdef extern from *:
        next (_exp_blocks): Zen 4's 4-wide divider then works beside the fma units
        instead of after them (same bits; tools/ab_kernels.py 1.06-1.11). sigmoid and
        tanh, whose rests hold more arithmetic, measured 0.80-0.84 that way; the
-       baseline build 0.98 (no fma), AVX-512 0.86-0.90 (its 8-wide divisions stall the
-       fma units they run beside). -DFASTACT_PIPELINE_DIVISION=0/1 overrides (on
-       AVX-512 only with -DFASTACT_TABLE_EXP=0, whose two loops it leaves alone). */
+       baseline build 0.98 (no fma), AVX-512 0.86-0.90 (blocks of 512; in registers, 16
+       entries at a time, it gains: fastact_pipelined). -DFASTACT_PIPELINE_DIVISION=0/1
+       overrides (on AVX-512 only with -DFASTACT_TABLE_EXP=0, whose two loops it leaves
+       alone). */
     #ifndef FASTACT_PIPELINE_DIVISION
     #if defined(__AVX2__) && !defined(__AVX512F__)
     #define FASTACT_PIPELINE_DIVISION 1
@@ -397,9 +398,10 @@ cdef extern from *:
     }
 
     static inline __m512d fastact_neg_abs(__m512d x, double c, __m512d nc) {
-        /* -c|x|: for c = 1 and 2 (constants where the kernels call exp_neg_block) an
-           or of the sign bit, and an add, rather than a multiply on the fma units;
-           exact either way */
+        /* -c|x|: for c = 1 and 2 (constants where the kernels call exp_neg_block; only
+           tanh's 2 since sigmoid and the derivatives take fastact_pipelined) an or of the
+           sign bit, and an add, rather than a multiply on the fma units; exact either
+           way */
         __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
         if (c == 1.0)
             return a;
@@ -442,7 +444,7 @@ cdef extern from *:
     #define FASTACT_SIGMOID_DERIVATIVE 1
     #define FASTACT_TANH_DERIVATIVE 2
 
-    static inline __m512d fastact_finish8(int kind, __m512d x, __m512d s) {
+    FASTACT_ALWAYS_INLINE __m512d fastact_finish8(int kind, __m512d x, __m512d s) {
         /* f_sigmoid, d_sigmoid or d_tanh on 8 lanes, operation for operation (the same
            bits) */
         if (kind == FASTACT_SIGMOID) {
@@ -466,7 +468,8 @@ cdef extern from *:
         return _mm512_mask_mov_pd(r, _mm512_cmp_pd_mask(r, hi, _CMP_GT_OQ), hi);
     }
 
-    static inline __m512d fastact_arg_exp8(int kind, __m512d x, const __m512d* table) {
+    FASTACT_ALWAYS_INLINE __m512d fastact_arg_exp8(int kind, __m512d x,
+                                                   const __m512d* table) {
         /* s = e^a 2^128 from the _arg helper's a: -|x| (-2|x| for tanh') clamped */
         __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
         if (kind == FASTACT_TANH_DERIVATIVE)

@@ -319,8 +319,9 @@ def test_variant_in_place(variant, n):
                                1600])
 def test_variant_block_edges(variant, n):
     # The exp-based kernels work in blocks of 512, some a block behind another (AVX2's
-    # derivatives), and AVX-512 sigmoid 16 entries behind the exps of the next 16: every
-    # element must come out as it does alone, in any block and at any length.
+    # derivatives), and AVX-512 sigmoid and the derivatives 16 entries behind the exps of
+    # the next 16: every element must come out as it does alone, in any block and at any
+    # length.
     x = np.random.default_rng(n).normal(scale=4, size=n)
     for f in (fa.sigmoid, fa.tanh, fa.sigmoid_derivative, fa.tanh_derivative):
         alone = np.array([f(x[i:i + 1])[0] for i in range(n)])
