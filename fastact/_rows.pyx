@@ -16,6 +16,97 @@ from fastact cimport kernels
 cnp.import_array()
 
 
+cdef inline bint _plain(object v, cnp.ndarray like):
+    # v is an exact ndarray, C-contiguous, aligned float64 in native byte order, of
+    # like's shape (None: any shape).
+    cdef cnp.ndarray a
+    cdef int d
+    if not cnp.PyArray_CheckExact(v):
+        return False
+    a = <cnp.ndarray>v
+    if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISBEHAVED_RO(a)):
+        return False
+    if like is None:
+        return True
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(like):
+        return False
+    for d in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, d) != cnp.PyArray_DIM(like, d):
+            return False
+    return True
+
+
+cdef inline bint _apart_or_same(cnp.ndarray v, cnp.ndarray out):
+    # Two C-contiguous arrays of one shape: disjoint, or the same memory (in place); a
+    # partial overlap takes the general path, which copies.
+    cdef char* a = <char*>cnp.PyArray_DATA(v)
+    cdef char* b = <char*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(v)
+    return a == b or a + nbytes <= b or b + nbytes <= a
+
+
+cdef object _fast_target(cnp.ndarray x, object y, object axis, object out,
+                         Py_ssize_t* rows, Py_ssize_t* n):
+    # The fast path's checks on axis and out (against x, and y unless None: both already
+    # plain, of one shape): the array to write to, with *rows and *n, or None where the
+    # general path (_softmax._run) must take the call. The conditions it had in Python,
+    # a few microseconds cheaper.
+    cdef int ndim = cnp.PyArray_NDIM(x)
+    if ndim == 0 or cnp.PyArray_SIZE(x) == 0 or type(axis) is not int:
+        return None
+    if not (axis == -1 or axis == ndim - 1):
+        return None
+    n[0] = cnp.PyArray_DIM(x, ndim - 1)
+    rows[0] = cnp.PyArray_SIZE(x) // n[0]
+    if out is None:
+        return cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(x), cnp.NPY_DOUBLE, 0)
+    if (not _plain(out, x) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
+            or not _apart_or_same(x, <cnp.ndarray>out)
+            or (y is not None and not _apart_or_same(<cnp.ndarray>y, <cnp.ndarray>out))):
+        return None
+    return out
+
+
+def fast_rows(int kind, object x, object axis, object out):
+    """softmax (kind 0) or log_softmax (1) over the last axis of a C-contiguous float64
+    array, into out or a new array; None where the general path must take the call."""
+    cdef Py_ssize_t n, rows
+    if not _plain(x, None):
+        return None
+    target = _fast_target(<cnp.ndarray>x, None, axis, out, &rows, &n)
+    if target is None:
+        return None
+    cdef const double* px = <double*>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>target)
+    with nogil:
+        if kind == 0:
+            kernels.softmax_rows(px, po, rows, n)
+        else:
+            kernels.log_softmax_rows(px, po, rows, n)
+    return target
+
+
+def fast_backward(int kind, object g, object y, object axis, object out):
+    """softmax_backward (kind 0) or log_softmax_backward (1) as fast_rows does, g and y
+    of one shape."""
+    cdef Py_ssize_t n, rows
+    if not _plain(g, None) or not _plain(y, <cnp.ndarray>g):
+        return None
+    target = _fast_target(<cnp.ndarray>g, y, axis, out, &rows, &n)
+    if target is None:
+        return None
+    cdef const double* pg = <double*>cnp.PyArray_DATA(<cnp.ndarray>g)
+    cdef const double* py = <double*>cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>target)
+    with nogil:
+        if kind == 0:
+            kernels.softmax_backward_rows(pg, py, po, rows, n)
+        else:
+            kernels.log_softmax_backward_rows(pg, py, po, rows, n)
+    return target
+
+
 cdef inline double* _ptr(cnp.ndarray a, Py_ssize_t size) except NULL:
     if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a)
             or cnp.PyArray_SIZE(a) != size):

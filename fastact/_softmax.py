@@ -1,11 +1,15 @@
 """The softmax family: validate, bring the normalised axes last, allocate, delegate.
 
-The slice kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis`
-(int, tuple of ints, None) onto a (rows, n) C-contiguous float64 array, runs the row
-driver from _rows.pyx without the GIL, and writes into `out` (directly when it already has
-that layout, else through one copy). softmax and log_softmax over one non-last axis of a
-C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
-written to `out` before every check passed.
+The common call (C-contiguous, aligned, native float64 arrays of one shape over the last
+axis, `out` of that kind, apart from the inputs or exactly one of them) is checked and
+run in C by _rows.fast_rows and fast_backward: 0.3-0.4 us for 10 entries, where the same
+checks in Python took 1.8-2.8 us. Otherwise the slice kernels (kernels.pyx) work on
+contiguous rows; this layer maps any `axis` (int, tuple of ints, None) onto a (rows, n)
+C-contiguous float64 array, runs the row driver from _rows.pyx without the GIL, and
+writes into `out` (directly when it already has that layout, else through one copy).
+softmax and log_softmax over one non-last axis of a C-contiguous array use the column
+kernels instead, with no transposed copy. Nothing is written to `out` before every check
+passed.
 """
 
 from __future__ import annotations
@@ -68,28 +72,6 @@ def _rows_of(arr, perm, batch, n):
     return np.ascontiguousarray(arr.transpose(perm), dtype=np.float64).reshape(batch, n)
 
 
-def _fast_path(inputs, axis, out, jacobian):
-    """The common call, C-contiguous float64 arrays of one shape over the last axis (and
-    `out` of that kind, apart from the inputs or exactly one of them), skips the general
-    layout work (a few microseconds on small arrays)."""
-    if jacobian:
-        return None
-    first = inputs[0][1]
-    arrays = [v for _, v in inputs]
-    for v in arrays if out is None else arrays + [out]:
-        if (type(v) is not np.ndarray or v.dtype != np.float64 or not v.flags.c_contiguous
-                or v.shape != first.shape):
-            return None
-    if (first.ndim == 0 or first.size == 0 or type(axis) is not int
-            or axis not in (-1, first.ndim - 1)):
-        return None
-    if out is not None and (not out.flags.writeable or any(
-            v is not out and np.may_share_memory(v, out) and not _same_start(v, out)
-            for v in arrays)):
-        return None
-    return arrays
-
-
 def _same_start(a, b):
     return a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
 
@@ -119,12 +101,6 @@ def _columns(driver, x, axes, out):
 
 
 def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
-    arrays = _fast_path(inputs, axis, out, jacobian)
-    if arrays is not None:
-        result = np.empty(arrays[0].shape) if out is None else out
-        n = arrays[0].shape[-1]
-        driver(*arrays, result, arrays[0].size // n, n)
-        return result
     arrays = [_as_real(name, v, arg) for arg, v in inputs]
     if len(arrays) > 1:
         arrays = list(np.broadcast_arrays(*arrays))
@@ -202,6 +178,9 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -
     reduced from x_i itself (no rounded ``x_i - m``; beyond ``|m| = 2000`` the rounding
     error of ``x_i - m`` is carried instead) and the sum is compensated.
     """
+    result = _rows.fast_rows(0, x, axis, out)
+    if result is not None:
+        return result
     return _run("softmax", _rows.softmax, [("x", x)], axis, out, columns=_rows.softmax_cols)
 
 
@@ -215,6 +194,9 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = Non
 
     Parameters and return value are those of :func:`softmax`.
     """
+    result = _rows.fast_rows(1, x, axis, out)
+    if result is not None:
+        return result
     return _run("log_softmax", _rows.log_softmax, [("x", x)], axis, out,
                 columns=_rows.log_softmax_cols)
 
@@ -241,6 +223,9 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis = -1,
     is 0 and g_j takes no part, even if inf or NaN. `grad_output` and `output`
     broadcast together.
     """
+    result = _rows.fast_backward(0, grad_output, output, axis, out)
+    if result is not None:
+        return result
     return _run("softmax_backward", _rows.softmax_backward,
                 [("grad_output", grad_output), ("output", output)], axis, out)
 
@@ -251,5 +236,8 @@ def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis =
 
     ``out_i = g_i - exp(o_i) sum_j g_j``; the sum is compensated.
     """
+    result = _rows.fast_backward(1, grad_output, output, axis, out)
+    if result is not None:
+        return result
     return _run("log_softmax_backward", _rows.log_softmax_backward,
                 [("grad_output", grad_output), ("output", output)], axis, out)

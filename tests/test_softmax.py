@@ -183,6 +183,51 @@ def test_out_partially_overlapping_input():
     assert_array_equal(base[4:], want)
 
 
+@pytest.mark.parametrize("func", [fa.softmax_backward, fa.log_softmax_backward])
+def test_backward_out_overlapping_either_input(func):
+    # The fast path (_rows.fast_backward) takes out only apart from both inputs or
+    # exactly one of them; a partial overlap with either goes through a copy.
+    g0, y0 = RNG.normal(size=12), fa.softmax(RNG.normal(size=12))
+    want = func(g0[:8], y0[:8])
+    for which in (0, 1):
+        base = np.concatenate([g0, y0])
+        g, y = base[:8], base[12:20]
+        x = (g, y)[which]
+        start = (0, 12)[which]
+        out = base[start + 4:start + 12]           # overlaps x partially
+        func(g, y, out=out)
+        assert_array_equal(base[start + 4:start + 12], want)
+        base = np.concatenate([g0, y0])
+        g, y = base[:8], base[12:20]
+        x = (g, y)[which]
+        assert func(g, y, out=x) is x              # exactly one input: in place
+        assert_array_equal(x, want)
+
+
+def test_fast_path_boundaries():
+    # What the C fast path declines (an axis that is not a plain int, a subclass, a 0-d
+    # or empty array, out of another layout) takes the general path, with the same
+    # result or error.
+    x = RNG.normal(size=(3, 7))
+    want = fa.softmax(x)
+    assert_array_equal(fa.softmax(x, axis=np.int64(-1)), want)
+    assert_array_equal(fa.softmax(x, axis=1), want)
+    assert_array_equal(fa.softmax(x.view(np.matrix)), want)
+    assert fa.softmax(np.float64(3.0), axis=None) == 1.0
+    assert fa.softmax(np.empty((2, 0))).shape == (2, 0)
+    out = np.empty((3, 7), order="F")
+    assert fa.softmax(x, out=out) is out
+    assert_array_equal(out, want)
+    with pytest.raises(TypeError, match="not bool"):
+        fa.softmax(x, axis=True)
+    with pytest.raises(ValueError, match="shape"):
+        fa.softmax(x, out=np.empty(21))
+    with pytest.raises(ValueError, match="shape"):
+        fa.softmax_backward(x, x, out=np.empty((7, 3)))
+    assert_array_equal(fa.log_softmax_backward(x, x[:1]),
+                       fa.log_softmax_backward(x, np.repeat(x[:1], 3, axis=0)))
+
+
 def test_backward_in_place_and_broadcast():
     g = RNG.normal(size=(4, 5))
     s = fa.softmax(RNG.normal(size=(4, 5)))
