@@ -114,6 +114,26 @@ def test_leaky_relu_conventions():
     assert_array_equal(fa.leaky_relu(x=np.array([-1.0]), alpha=0.5), [-0.5])
 
 
+@pytest.mark.parametrize("alpha", [0.01, 0.2, -3.5, 0.0, -0.0, np.nan, np.inf, 5e-324])
+def test_leaky_float_alpha_is_the_ufuncs(alpha):
+    # The wrappers hand a Python float alpha to the ufunc as a 0-d float64 array (the
+    # default one cached): the same values, types and scalar results as the float itself.
+    x = np.array([-2.5, -0.0, 0.0, 3.0, np.nan, -np.inf, -5e-324])
+    g = RNG.normal(size=x.shape)
+    for f, args in ((fa.leaky_relu, (x,)), (fa.leaky_relu_derivative, (x,)),
+                    (fa.leaky_relu_backward, (g, x))):
+        u = f.ufunc
+        for a in (args, tuple(v.astype(np.float32) for v in args), tuple(v[3] for v in args)):
+            got, want = f(*a, alpha), u(*a, alpha)
+            assert type(got) is type(want)
+            assert_array_equal(np.signbit(got), np.signbit(want))
+            assert_array_equal(got, want)
+        out = np.empty(x.shape, dtype=np.float32)
+        assert f(*args, alpha, out=out) is out
+        assert_array_equal(out, u(*args, alpha).astype(np.float32))
+    assert fa.leaky_relu(-1.0) == -0.01 and type(fa.leaky_relu(-1.0)) is np.float64
+
+
 def test_leaky_relu_alpha_per_element():
     # An alpha that varies along the loop (one per channel, PReLU style) takes its own
     # path: every element as it comes out with that alpha alone, also strided and in
