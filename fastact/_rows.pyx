@@ -17,15 +17,15 @@ cnp.import_array()
 
 
 cdef inline bint _plain(object v, cnp.ndarray like):
-    # v is an exact ndarray, C-contiguous, aligned float64 in native byte order, of
-    # like's shape (None: any shape).
+    # v is an exact ndarray, C-contiguous float64 in native byte order (a swapped one has
+    # the same type number), of like's shape (None: any shape).
     cdef cnp.ndarray a
     cdef int d
     if not cnp.PyArray_CheckExact(v):
         return False
     a = <cnp.ndarray>v
     if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISBEHAVED_RO(a)):
+            or not cnp.PyArray_ISNOTSWAPPED(a)):
         return False
     if like is None:
         return True

@@ -1,6 +1,8 @@
 """Elementwise activations, derivatives and backward products: values, conventions and
 special inputs against the pure-NumPy references."""
 
+import numbers
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -132,6 +134,30 @@ def test_leaky_float_alpha_is_the_ufuncs(alpha):
         assert f(*args, alpha, out=out) is out
         assert_array_equal(out, u(*args, alpha).astype(np.float32))
     assert fa.leaky_relu(-1.0) == -0.01 and type(fa.leaky_relu(-1.0)) is np.float64
+
+
+def test_leaky_float_alpha_reaches_overrides_as_given():
+    # Inputs that may dispatch or wrap by the operands' types get the float alpha itself:
+    # an __array_ufunc__ taking only numbers and its own type, a subclass with a negative
+    # __array_priority__ (whose wrap would otherwise lose to the 0-d array's).
+    class Numbers:
+        def __init__(self, v):
+            self.v = v
+
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            if not all(isinstance(i, (Numbers, numbers.Number)) for i in inputs):
+                return NotImplemented
+            return Numbers(ufunc(*[i.v if isinstance(i, Numbers) else i for i in inputs]))
+
+    class Low(np.ndarray):
+        __array_priority__ = -1.0
+
+    assert fa.leaky_relu(Numbers(-2.0)).v == -0.02
+    assert fa.leaky_relu_backward(Numbers(3.0), -1.0, 0.5).v == 1.5
+    low = np.array([-1.0, 2.0]).view(Low)
+    for f, args in ((fa.leaky_relu, (low,)), (fa.leaky_relu_derivative, (low,)),
+                    (fa.leaky_relu_backward, (low, low))):
+        assert type(f(*args)) is Low and type(f(*args, 0.3)) is Low
 
 
 def test_leaky_relu_alpha_per_element():
