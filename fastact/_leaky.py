@@ -17,35 +17,52 @@ __all__ = ["leaky_relu", "leaky_relu_derivative", "leaky_relu_backward"]
 # The default alpha as a read-only 0-d float64 array. NumPy resolves a ufunc call with a
 # Python float operand through its scalar-promotion path, about 0.25 us; the ufuncs
 # compute in float64 only ('dd->d'), so for plain ndarray inputs, without out= or other
-# keywords, a float alpha is passed as the same value in a 0-d array (leaky_relu on 10
-# entries 0.58 us, was 0.82, in one process). Any other call gets alpha as given:
-# subclasses, __array_ufunc__ and __array_wrap__ objects may dispatch or wrap by the
-# operands' types.
+# keywords, a float alpha is passed as the same value in a 0-d array. Any other call
+# gets alpha as given: subclasses, __array_ufunc__ and __array_wrap__ objects may
+# dispatch or wrap by the operands' types. The default is recognised by identity and the
+# names are bound here, a good part of a small call's cost: leaky_relu on 10 entries
+# takes 1.38-1.39x np.tanh's time (tools/speed_targets.py --groups overhead), where the
+# same checks through module attributes took 1.53-1.55x and a float alpha about 2.3x.
 _ALPHA = np.array(0.01)
 _ALPHA.flags.writeable = False
+_DEFAULT = 0.01
+_NDARRAY = np.ndarray
+_ARRAY = np.array
+_LEAKY = _ufuncs.leaky_relu
+_LEAKY_D = _ufuncs.leaky_relu_derivative
+_LEAKY_B = _ufuncs.leaky_relu_backward
 
 
-def leaky_relu(x: ArrayLike, alpha: ArrayLike = 0.01, out: np.ndarray | None = None,
+def leaky_relu(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                **kwargs: Any) -> Any:
-    if out is None and not kwargs and type(x) is np.ndarray and type(alpha) is float:
-        return _ufuncs.leaky_relu(x, _ALPHA if alpha == 0.01 else np.array(alpha))
-    return _ufuncs.leaky_relu(x, alpha, out=out, **kwargs)
+    if out is None and not kwargs and type(x) is _NDARRAY:
+        if alpha is _DEFAULT:
+            return _LEAKY(x, _ALPHA)
+        if type(alpha) is float:
+            return _LEAKY(x, _ARRAY(alpha))
+    return _LEAKY(x, alpha, out=out, **kwargs)
 
 
-def leaky_relu_derivative(x: ArrayLike, alpha: ArrayLike = 0.01,
+def leaky_relu_derivative(x: ArrayLike, alpha: ArrayLike = _DEFAULT,
                           out: np.ndarray | None = None, **kwargs: Any) -> Any:
-    if out is None and not kwargs and type(x) is np.ndarray and type(alpha) is float:
-        return _ufuncs.leaky_relu_derivative(x, _ALPHA if alpha == 0.01 else np.array(alpha))
-    return _ufuncs.leaky_relu_derivative(x, alpha, out=out, **kwargs)
+    if out is None and not kwargs and type(x) is _NDARRAY:
+        if alpha is _DEFAULT:
+            return _LEAKY_D(x, _ALPHA)
+        if type(alpha) is float:
+            return _LEAKY_D(x, _ARRAY(alpha))
+    return _LEAKY_D(x, alpha, out=out, **kwargs)
 
 
-def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike, alpha: ArrayLike = 0.01,
-                        out: np.ndarray | None = None, **kwargs: Any) -> Any:
-    if (out is None and not kwargs and type(grad_output) is np.ndarray
-            and type(output) is np.ndarray and type(alpha) is float):
-        return _ufuncs.leaky_relu_backward(grad_output, output,
-                                           _ALPHA if alpha == 0.01 else np.array(alpha))
-    return _ufuncs.leaky_relu_backward(grad_output, output, alpha, out=out, **kwargs)
+def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike,
+                        alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
+                        **kwargs: Any) -> Any:
+    if (out is None and not kwargs and type(grad_output) is _NDARRAY
+            and type(output) is _NDARRAY):
+        if alpha is _DEFAULT:
+            return _LEAKY_B(grad_output, output, _ALPHA)
+        if type(alpha) is float:
+            return _LEAKY_B(grad_output, output, _ARRAY(alpha))
+    return _LEAKY_B(grad_output, output, alpha, out=out, **kwargs)
 
 
 for _f, _u in [

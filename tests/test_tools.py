@@ -19,7 +19,7 @@ def test_speed_targets_prints_its_table(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
     assert lines[0].startswith("| group | target |")
     rows = lines[1:]
-    assert len(rows) == 6
+    assert len(rows) == 8
     assert {r.split(" | ")[0][2:] for r in rows} == {"overhead", "short rows"}
     assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)
 

@@ -136,6 +136,12 @@ def overhead_targets():
     ohuge = np.empty_like(huge)
     return [
         ("tanh on 10 elements vs np.tanh", lambda: fa.tanh(ten), lambda: np.tanh(ten), 1.5),
+        # The other kinds of call: a two-input ufunc behind a Python wrapper, and the
+        # softmax family's Python layer.
+        ("leaky_relu on 10 elements vs np.tanh", lambda: fa.leaky_relu(ten),
+         lambda: np.tanh(ten), 1.5),
+        ("softmax on 10 elements vs np.tanh", lambda: fa.softmax(ten),
+         lambda: np.tanh(ten), 1.5),
         ("relu out= on 2e7 vs np.copyto", lambda: fa.relu(huge, out=ohuge),
          lambda: np.copyto(ohuge, huge), 1.3),
         ("leaky_relu out= on 2e7 vs np.copyto", lambda: fa.leaky_relu(huge, _impls.A, out=ohuge),
