@@ -28,29 +28,25 @@ _ALPHA.flags.writeable = False
 _DEFAULT = 0.01
 _NDARRAY = np.ndarray
 _ARRAY = np.array
-_LEAKY = _ufuncs.leaky_relu
-_LEAKY_D = _ufuncs.leaky_relu_derivative
+
+
+def _unary(ufunc, name):
+    # leaky_relu and leaky_relu_derivative: one input and alpha.
+    def wrapper(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
+                **kwargs: Any) -> Any:
+        if out is None and not kwargs and type(x) is _NDARRAY:
+            if alpha is _DEFAULT:
+                return ufunc(x, _ALPHA)
+            if type(alpha) is float:
+                return ufunc(x, _ARRAY(alpha))
+        return ufunc(x, alpha, out=out, **kwargs)
+    wrapper.__name__ = wrapper.__qualname__ = name
+    return wrapper
+
+
+leaky_relu = _unary(_ufuncs.leaky_relu, "leaky_relu")
+leaky_relu_derivative = _unary(_ufuncs.leaky_relu_derivative, "leaky_relu_derivative")
 _LEAKY_B = _ufuncs.leaky_relu_backward
-
-
-def leaky_relu(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
-               **kwargs: Any) -> Any:
-    if out is None and not kwargs and type(x) is _NDARRAY:
-        if alpha is _DEFAULT:
-            return _LEAKY(x, _ALPHA)
-        if type(alpha) is float:
-            return _LEAKY(x, _ARRAY(alpha))
-    return _LEAKY(x, alpha, out=out, **kwargs)
-
-
-def leaky_relu_derivative(x: ArrayLike, alpha: ArrayLike = _DEFAULT,
-                          out: np.ndarray | None = None, **kwargs: Any) -> Any:
-    if out is None and not kwargs and type(x) is _NDARRAY:
-        if alpha is _DEFAULT:
-            return _LEAKY_D(x, _ALPHA)
-        if type(alpha) is float:
-            return _LEAKY_D(x, _ARRAY(alpha))
-    return _LEAKY_D(x, alpha, out=out, **kwargs)
 
 
 def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike,
