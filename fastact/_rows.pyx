@@ -37,13 +37,17 @@ cdef inline bint _plain(object v, cnp.ndarray like):
     return True
 
 
+cdef inline bint _apart(cnp.ndarray v, cnp.ndarray out):
+    # Two C-contiguous arrays share no byte.
+    cdef char* a = <char*>cnp.PyArray_DATA(v)
+    cdef char* b = <char*>cnp.PyArray_DATA(out)
+    return a + cnp.PyArray_NBYTES(v) <= b or b + cnp.PyArray_NBYTES(out) <= a
+
+
 cdef inline bint _apart_or_same(cnp.ndarray v, cnp.ndarray out):
     # Two C-contiguous arrays of one shape: disjoint, or the same memory (in place); a
     # partial overlap takes the general path, which copies.
-    cdef char* a = <char*>cnp.PyArray_DATA(v)
-    cdef char* b = <char*>cnp.PyArray_DATA(out)
-    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(v)
-    return a == b or a + nbytes <= b or b + nbytes <= a
+    return cnp.PyArray_DATA(v) == cnp.PyArray_DATA(out) or _apart(v, out)
 
 
 cdef object _fast_target(cnp.ndarray x, object y, object axis, object out,
@@ -104,6 +108,39 @@ def fast_backward(int kind, object g, object y, object axis, object out):
             kernels.softmax_backward_rows(pg, py, po, rows, n)
         else:
             kernels.log_softmax_backward_rows(pg, py, po, rows, n)
+    return target
+
+
+def fast_jacobian(object x, object axis, object out):
+    """softmax_jacobian as fast_rows does: out of shape x.shape + (n,) and apart from x
+    (its (n, n) blocks never lie as the rows do), or a new array."""
+    cdef Py_ssize_t n, rows
+    cdef int d, ndim
+    cdef cnp.npy_intp dims[65]
+    if not _plain(x, None):
+        return None
+    ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if ndim >= 64 or _fast_target(<cnp.ndarray>x, None, axis, None, &rows, &n) is None:
+        return None
+    for d in range(ndim):
+        dims[d] = cnp.PyArray_DIM(<cnp.ndarray>x, d)
+    dims[ndim] = n
+    if out is None:
+        target = cnp.PyArray_EMPTY(ndim + 1, dims, cnp.NPY_DOUBLE, 0)
+    else:
+        if (not _plain(out, None) or cnp.PyArray_NDIM(<cnp.ndarray>out) != ndim + 1
+                or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)):
+            return None
+        for d in range(ndim + 1):
+            if cnp.PyArray_DIM(<cnp.ndarray>out, d) != dims[d]:
+                return None
+        if not _apart(<cnp.ndarray>x, <cnp.ndarray>out):
+            return None
+        target = out
+    cdef const double* px = <double*>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>target)
+    with nogil:
+        kernels.softmax_jacobian_rows(px, po, rows, n)
     return target
 
 

@@ -226,6 +226,18 @@ def test_fast_path_boundaries():
         fa.softmax_backward(x, x, out=np.empty((7, 3)))
     assert_array_equal(fa.log_softmax_backward(x, x[:1]),
                        fa.log_softmax_backward(x, np.repeat(x[:1], 3, axis=0)))
+    # softmax_jacobian's out: (..., n, n), apart from x, or the general path
+    jac = fa.softmax_jacobian(x.view(np.matrix).A)
+    assert_array_equal(fa.softmax_jacobian(x), jac)
+    jout = np.empty((3, 7, 7))
+    assert fa.softmax_jacobian(x, out=jout) is jout
+    assert_array_equal(jout, jac)
+    buf = np.zeros(3 * 7 * 7)
+    buf[:21] = x.ravel()
+    assert_array_equal(fa.softmax_jacobian(buf[:21].reshape(3, 7), out=buf.reshape(3, 7, 7)),
+                       jac)
+    with pytest.raises(ValueError, match=r"expected \(3, 7, 7\)"):
+        fa.softmax_jacobian(x, out=np.empty((3, 7, 6)))
 
 
 def test_backward_in_place_and_broadcast():
