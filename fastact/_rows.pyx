@@ -50,21 +50,31 @@ cdef inline bint _apart_or_same(cnp.ndarray v, cnp.ndarray out):
     return cnp.PyArray_DATA(v) == cnp.PyArray_DATA(out) or _apart(v, out)
 
 
+cdef bint _last_axis(cnp.ndarray x, object axis, Py_ssize_t* rows,
+                     Py_ssize_t* n) except -1:
+    # The fast path's axis: a plain int naming the last axis of a non-empty x of one or
+    # more dimensions; *rows and *n set. The conditions the Python layer had, a few
+    # microseconds cheaper.
+    cdef int ndim = cnp.PyArray_NDIM(x)
+    if ndim == 0 or cnp.PyArray_SIZE(x) == 0 or type(axis) is not int:
+        return False
+    if not (axis == -1 or axis == ndim - 1):
+        return False
+    n[0] = cnp.PyArray_DIM(x, ndim - 1)
+    rows[0] = cnp.PyArray_SIZE(x) // n[0]
+    return True
+
+
 cdef object _fast_target(cnp.ndarray x, object y, object axis, object out,
                          Py_ssize_t* rows, Py_ssize_t* n):
     # The fast path's checks on axis and out (against x, and y unless None: both already
     # plain, of one shape): the array to write to, with *rows and *n, or None where the
-    # general path (_softmax._run) must take the call. The conditions it had in Python,
-    # a few microseconds cheaper.
-    cdef int ndim = cnp.PyArray_NDIM(x)
-    if ndim == 0 or cnp.PyArray_SIZE(x) == 0 or type(axis) is not int:
+    # general path (_softmax._run) must take the call.
+    if not _last_axis(x, axis, rows, n):
         return None
-    if not (axis == -1 or axis == ndim - 1):
-        return None
-    n[0] = cnp.PyArray_DIM(x, ndim - 1)
-    rows[0] = cnp.PyArray_SIZE(x) // n[0]
     if out is None:
-        return cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(x), cnp.NPY_DOUBLE, 0)
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_DOUBLE,
+                                 0)
     if (not _plain(out, x) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
             or not _apart_or_same(x, <cnp.ndarray>out)
             or (y is not None and not _apart_or_same(<cnp.ndarray>y, <cnp.ndarray>out))):
@@ -120,7 +130,7 @@ def fast_jacobian(object x, object axis, object out):
     if not _plain(x, None):
         return None
     ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
-    if ndim >= 64 or _fast_target(<cnp.ndarray>x, None, axis, None, &rows, &n) is None:
+    if ndim >= 64 or not _last_axis(<cnp.ndarray>x, axis, &rows, &n):
         return None
     for d in range(ndim):
         dims[d] = cnp.PyArray_DIM(<cnp.ndarray>x, d)
