@@ -398,8 +398,7 @@ cdef extern from *:
     }
 
     static inline __m512d fastact_neg_abs(__m512d x, double c, __m512d nc) {
-        /* -c|x|: for c = 1 and 2 (constants where the kernels call exp_neg_block; only
-           tanh's 2 since sigmoid and the derivatives take fastact_pipelined) an or of the
+        /* -c|x|: for c = 1 and 2 (constants wherever the kernels call it) an or of the
            sign bit, and an add, rather than a multiply on the fma units; exact either
            way */
         __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
@@ -410,27 +409,30 @@ cdef extern from *:
         return _mm512_mul_pd(nc, _mm512_abs_pd(x));
     }
 
+    static inline __m512d fastact_neg_exp8(__m512d x, double c, __m512d nc, __m512d vlo,
+                                           const __m512d* table) {
+        /* e^a 2^128 with a = -c |x| clamped below at lo (NaN passes: max_pd returns its
+           second operand where either is NaN): the argument of the activation's _arg
+           helper; table from fastact_exp_table_load with c = 128 */
+        return fastact_exp_table8(_mm512_max_pd(vlo, fastact_neg_abs(x, c, nc)), table,
+                                  _mm512_setzero_si512());
+    }
+
     static inline void fastact_exp_neg_block(const double* x, double* s, Py_ssize_t n,
                                              double c, double lo) {
-        /* s[j] = e^a 2^128 with a = -c |x[j]| clamped below at lo (NaN passes): the
-           argument of the activation's _arg helper (_elementwise.pxi passes c, lo). */
+        /* s[j] = fastact_neg_exp8 of x[j] (_elementwise.pxi passes c, lo) */
         __m512d table[4];
         const __m512d nc = _mm512_set1_pd(-c), vlo = _mm512_set1_pd(lo);
-        const __m512i scale = _mm512_setzero_si512();     /* c = 128 is in the table */
         Py_ssize_t j = 0;
         __mmask8 m;
         fastact_exp_table_load(table, 128);
-        /* max_pd returns its second operand where either is NaN */
-        for (; j + 8 <= n; j += 8) {
-            __m512d a = fastact_neg_abs(_mm512_loadu_pd(x + j), c, nc);
-            _mm512_storeu_pd(s + j,
-                             fastact_exp_table8(_mm512_max_pd(vlo, a), table, scale));
-        }
+        for (; j + 8 <= n; j += 8)
+            _mm512_storeu_pd(s + j, fastact_neg_exp8(_mm512_loadu_pd(x + j), c, nc, vlo,
+                                                     table));
         if (j < n) {        /* the last n - j < 8 */
             m = (__mmask8)((1u << (n - j)) - 1);
-            __m512d a = fastact_neg_abs(_mm512_maskz_loadu_pd(m, x + j), c, nc);
-            _mm512_mask_storeu_pd(s + j, m, fastact_exp_table8(_mm512_max_pd(vlo, a), table,
-                                                               scale));
+            _mm512_mask_storeu_pd(s + j, m, fastact_neg_exp8(_mm512_maskz_loadu_pd(m, x + j),
+                                                             c, nc, vlo, table));
         }
     }
     #if defined(_MSC_VER)
@@ -470,13 +472,12 @@ cdef extern from *:
 
     FASTACT_ALWAYS_INLINE __m512d fastact_arg_exp8(int kind, __m512d x,
                                                    const __m512d* table) {
-        /* s = e^a 2^128 from the _arg helper's a: -|x| (-2|x| for tanh') clamped */
-        __m512d a = _mm512_or_pd(x, _mm512_set1_pd(-0.0));
-        if (kind == FASTACT_TANH_DERIVATIVE)
-            a = _mm512_max_pd(_mm512_set1_pd(fastact_D_TANH_ARG_MIN), _mm512_add_pd(a, a));
-        else
-            a = _mm512_max_pd(_mm512_set1_pd(fastact_EXP_MIN), a);
-        return fastact_exp_table8(a, table, _mm512_setzero_si512());
+        /* s: e^-|x| 2^128 clamped at _EXP_MIN, for tanh' e^-2|x| 2^128 at
+           _D_TANH_ARG_MIN (the _arg helpers, as _exp_blocks' _arg_scale and _arg_min) */
+        const int tanh = kind == FASTACT_TANH_DERIVATIVE;
+        return fastact_neg_exp8(x, tanh ? 2.0 : 1.0, _mm512_set1_pd(tanh ? -2.0 : -1.0),
+                                _mm512_set1_pd(tanh ? fastact_D_TANH_ARG_MIN
+                                               : fastact_EXP_MIN), table);
     }
 
     FASTACT_ALWAYS_INLINE void fastact_pipelined(int kind, const double* x, double* out,

@@ -3,10 +3,13 @@
 """Batch drivers for the softmax family: hand C-contiguous float64 arrays to the row (and
 column) kernels of kernels.pyx, which split large batches across threads, without the GIL.
 
-Design: the Python layer (_softmax.py) has already moved the normalised axes last, made
-the rows contiguous, allocated `out` and checked shapes; these functions check the layout
-cheaply (a wrong one would be memory corruption, not a wrong answer) and delegate. They
-take ndarrays, not typed memoryviews, whose set-up costs microseconds on small arrays.
+Design: the common call (plain C-contiguous float64 over the last axis) comes straight
+from the public functions to fast_rows, fast_backward and fast_jacobian, which check it
+with NumPy's C API and return None for anything else. For the rest the Python layer
+(_softmax.py) moves the normalised axes last, makes the rows contiguous, allocates `out`
+and checks shapes; the drivers below check the layout cheaply (a wrong one would be
+memory corruption, not a wrong answer) and delegate. They take ndarrays, not typed
+memoryviews, whose set-up costs microseconds on small arrays.
 """
 
 cimport numpy as cnp

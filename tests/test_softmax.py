@@ -227,7 +227,7 @@ def test_fast_path_boundaries():
     assert_array_equal(fa.log_softmax_backward(x, x[:1]),
                        fa.log_softmax_backward(x, np.repeat(x[:1], 3, axis=0)))
     # softmax_jacobian's out: (..., n, n), apart from x, or the general path
-    jac = fa.softmax_jacobian(x.view(np.matrix).A)
+    jac = fa.softmax_jacobian(np.asfortranarray(x))    # the general path
     assert_array_equal(fa.softmax_jacobian(x), jac)
     jout = np.empty((3, 7, 7))
     assert fa.softmax_jacobian(x, out=jout) is jout
