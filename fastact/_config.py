@@ -13,6 +13,7 @@ def show_config() -> None:
     The variant is the best instruction set this CPU runs (``FASTACT_ISA`` can force a
     lower one: ``baseline``, ``avx2`` or ``avx512``); the thread count comes from
     :func:`fastact.set_num_threads` or ``FASTACT_NUM_THREADS``, capped by OpenMP's limit.
+    The last line tells what the softmax family's output cache holds.
     """
     from fastact import __version__
 
@@ -31,4 +32,12 @@ def show_config() -> None:
     from fastact._build_info import OPENMP_FLAGS
     openmp = f"OpenMP on, {OPENMP_FLAGS}" if kernels.has_openmp() else "OpenMP off in this build"
     lines.append(f"threads: {kernels.get_num_threads()} ({openmp})")
+    from fastact import _rows
+    c = _rows.cache_info()
+    mib = 1 << 20
+    lines.append(
+        f"output cache: softmax-family outputs of {c['min_bytes'] // mib}-"
+        f"{c['max_bytes'] // mib} MiB, up to {c['slots']} freed ones kept for reuse "
+        f"(holding {c['blocks']}, {c['bytes'] / mib:.1f} MiB)"
+    )
     print("\n".join(lines))

@@ -9,14 +9,18 @@ with NumPy's C API and return None for anything else. For the rest the Python la
 (_softmax.py) moves the normalised axes last, makes the rows contiguous, allocates `out`
 and checks shapes; the drivers below check the layout cheaply (a wrong one would be
 memory corruption, not a wrong answer) and delegate. They take ndarrays, not typed
-memoryviews, whose set-up costs microseconds on small arrays.
+memoryviews, whose set-up costs microseconds on small arrays. New outputs of 1 MiB or
+more come from the output cache (_output_cache.pxi: `empty`, and the fast paths).
 """
 
 cimport numpy as cnp
+import numpy as np
 
 from fastact cimport kernels
 
 cnp.import_array()
+
+include "_output_cache.pxi"
 
 
 cdef inline bint _plain(object v, cnp.ndarray like):
@@ -76,8 +80,7 @@ cdef object _fast_target(cnp.ndarray x, object y, object axis, object out,
     if not _last_axis(x, axis, rows, n):
         return None
     if out is None:
-        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_DOUBLE,
-                                 0)
+        return new_output(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x))
     if (not _plain(out, x) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
             or not _apart_or_same(x, <cnp.ndarray>out)
             or (y is not None and not _apart_or_same(<cnp.ndarray>y, <cnp.ndarray>out))):
@@ -139,7 +142,7 @@ def fast_jacobian(object x, object axis, object out):
         dims[d] = cnp.PyArray_DIM(<cnp.ndarray>x, d)
     dims[ndim] = n
     if out is None:
-        target = cnp.PyArray_EMPTY(ndim + 1, dims, cnp.NPY_DOUBLE, 0)
+        target = new_output(ndim + 1, dims)
     else:
         if (not _plain(out, None) or cnp.PyArray_NDIM(<cnp.ndarray>out) != ndim + 1
                 or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)):

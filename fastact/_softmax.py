@@ -89,7 +89,7 @@ def _columns(driver, x, axes, out):
     a = axes[0]
     target = out
     if out is None or out.dtype != np.float64 or not out.flags.c_contiguous:
-        target = np.empty(shape)
+        target = _rows.empty(shape)
     elif np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
@@ -138,7 +138,7 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         ]
         target = out
     else:
-        target = np.empty(batch_shape + (n, n) if jacobian else tuple(shape[a] for a in perm))
+        target = _rows.empty(batch_shape + (n, n) if jacobian else tuple(shape[a] for a in perm))
     driver(*rows, target, batch, n)
 
     if jacobian or identity:

@@ -480,6 +480,7 @@ def test_show_config(capsys):
     for v in VARIANTS:
         assert v in text
     assert "threads:" in text
+    assert "output cache: softmax-family outputs of 1-64 MiB, up to 4" in text
 
 
 def test_threadpoolctl_limits_openmp(threads):

@@ -1,0 +1,141 @@
+"""The softmax family's output cache (fastact/_output_cache.pxi): which outputs take it,
+that a freed one comes back with the right values, its limits, threads."""
+
+import threading
+
+import numpy as np
+import pytest
+from numpy._core.multiarray import get_handler_name
+from numpy.testing import assert_allclose
+
+import fastact as fa
+from fastact import _rows
+from _reference import np_log_softmax, np_softmax, np_softmax_jacobian
+
+CACHED = "fastact_output_cache"
+INFO = _rows.cache_info()
+MIN_N = INFO["min_bytes"] // 8        # float64 entries in the smallest cached output
+RNG = np.random.default_rng(11)
+
+
+def _handler(a):
+    while a.base is not None:   # a view: the array that owns the memory
+        a = a.base
+    return get_handler_name(a)
+
+
+def _x(*shape):
+    return RNG.normal(scale=3, size=shape)
+
+
+def test_limits():
+    assert INFO["slots"] == 4
+    assert INFO["min_bytes"] == 1 << 20
+    assert INFO["max_bytes"] == 64 << 20
+
+
+def test_freed_output_comes_back_with_new_values():
+    x = _x(-(-MIN_N // 250), 250)
+    y = fa.softmax(x)
+    assert get_handler_name(y) == CACHED
+    assert y.flags.owndata and y.base is None
+    address = y.ctypes.data
+    del y
+    assert _rows.cache_info()["blocks"] >= 1
+    x2 = _x(*x.shape)
+    y2 = fa.log_softmax(x2)     # the freed block, written anew
+    assert y2.ctypes.data == address
+    assert_allclose(y2, np_log_softmax(x2), rtol=1e-13, atol=1e-15)
+
+
+def test_size_range():
+    assert get_handler_name(fa.softmax(_x(10))) != CACHED
+    assert get_handler_name(fa.softmax(_x(MIN_N - 1))) != CACHED
+    assert get_handler_name(fa.softmax(_x(MIN_N))) == CACHED
+    n = INFO["max_bytes"] // 8
+    assert get_handler_name(fa.softmax(np.zeros(n))) == CACHED
+    assert get_handler_name(fa.softmax(np.zeros(n + 1))) != CACHED
+
+
+def test_every_entry_point_takes_it():
+    x = _x(-(-MIN_N // 200), 200)
+    g = _x(*x.shape)
+    y = np_softmax(x)
+    got = {
+        "softmax": (fa.softmax(x), y),
+        "log_softmax": (fa.log_softmax(x), np_log_softmax(x)),
+        "softmax_backward": (fa.softmax_backward(g, y),
+                             y * (g - (g * y).sum(-1, keepdims=True))),
+        "log_softmax_backward": (fa.log_softmax_backward(g, np.log(y)),
+                                 g - y * g.sum(-1, keepdims=True)),
+        "general path (axis=0)": (fa.softmax(x.T, axis=0), y.T),
+        "general path (F order)": (fa.softmax(np.asfortranarray(x)), y),
+        "general path (float32)": (fa.softmax(x.astype(np.float32)),
+                                   np_softmax(x.astype(np.float32).astype(np.float64))),
+    }
+    xj = _x(3, 300)
+    got["softmax_jacobian"] = (fa.softmax_jacobian(xj), np_softmax_jacobian(xj))
+    for name, (result, expected) in got.items():
+        assert _handler(result) == CACHED, name
+        assert_allclose(result, expected, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_holds_at_most_its_limits_and_keeps_the_newest():
+    sizes = [MIN_N + k * 1000 for k in range(6)] + [INFO["max_bytes"] // 8 - 8]
+    for n in sizes:
+        y = fa.softmax(np.zeros(n))
+        address = y.ctypes.data
+        del y
+        info = _rows.cache_info()
+        assert 1 <= info["blocks"] <= INFO["slots"]
+        assert info["bytes"] <= INFO["max_bytes"]
+    assert info["blocks"] == 1          # the last one took all the room
+    assert fa.softmax(np.zeros(sizes[-1])).ctypes.data == address
+    for n in sizes[:5]:                 # the oldest went first
+        y = fa.softmax(np.zeros(n))
+        del y
+    assert _rows.cache_info()["blocks"] == 4
+    kept = fa.softmax(np.zeros(sizes[4]))
+    assert get_handler_name(kept) == CACHED
+
+
+def test_resize_and_copy():
+    y = fa.softmax(_x(MIN_N))
+    y.resize(MIN_N + 100, refcheck=False)   # the handler's realloc
+    assert y[MIN_N:].size == 100
+    c = y.copy()                            # NumPy's own allocator again
+    assert get_handler_name(c) != CACHED
+    del y
+
+
+def test_threads_share_it():
+    shapes = [(-(-MIN_N // 100) + 7 * k, 100) for k in range(4)]
+    inputs = [_x(*s) for s in shapes]
+    expected = [np_softmax(x) for x in inputs]
+    errors = []
+
+    def work(t):
+        try:
+            for i in range(25):
+                k = (t + i) % len(shapes)
+                y = fa.softmax(inputs[k])
+                if not np.allclose(y, expected[k], rtol=1e-13, atol=0):
+                    errors.append((t, i))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    info = _rows.cache_info()
+    assert info["blocks"] <= INFO["slots"] and info["bytes"] <= INFO["max_bytes"]
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, MIN_N), (MIN_N, 0)])
+def test_empty_outputs(shape):
+    y = fa.softmax(np.zeros(shape))
+    assert y.shape == shape
+    assert get_handler_name(y) != CACHED
