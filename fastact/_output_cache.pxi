@@ -12,14 +12,18 @@
 # What: outputs of CACHE_MIN bytes up to CACHE_BYTES are allocated through
 # fastact_cache_handler (the arrays own their data as usual; NumPy calls the handler's
 # free when they go). Freed blocks of that range wait in up to CACHE_SLOTS slots, the
-# oldest given back to the C library when a new one needs room; a request takes a block
-# of exactly its size, else malloc. Smaller and larger outputs, and every other array,
-# keep NumPy's default allocator. A lock guards the slots (free-threaded Python, and
-# NumPy may free an array on any thread).
+# oldest handed back when a new one needs room; a request takes a block of exactly its
+# size. Everything else goes to NumPy's default handler (misses, evictions, realloc), so
+# a new block is what np.empty gives: on Linux NumPy marks blocks of 4 MiB or more for
+# transparent huge pages, and a plain malloc there faulted 4-15x as often. Smaller and
+# larger outputs, outputs while the caller has set an allocator of its own (NumPy's
+# PyDataMem_SetHandler: tracing, pinned memory), and every other array keep the current
+# allocator. A lock guards the slots (free-threaded Python, and NumPy may free an array
+# on any thread); nothing under it calls into Python, whose garbage collector could free
+# a cached-size array and re-enter the lock.
 
 cdef extern from *:
     """
-    #include <stdlib.h>
     #include "pythread.h"
     #define FASTACT_CACHE_SLOTS 4
     #define FASTACT_CACHE_MIN ((size_t)1 << 20)
@@ -43,6 +47,9 @@ cdef extern from *:
         fastact_cache.count--;
     }
 
+    static PyDataMem_Handler* fastact_cache_base = NULL;   /* NumPy's default */
+    #define FASTACT_BASE (&fastact_cache_base->allocator)
+
     static void* fastact_cache_malloc(void* ctx, size_t size) {
         void* p = NULL;
         int i;
@@ -56,33 +63,35 @@ cdef extern from *:
             }
         }
         PyThread_release_lock(fastact_cache.lock);
-        return p != NULL ? p : malloc(size);
+        return p != NULL ? p : FASTACT_BASE->malloc(FASTACT_BASE->ctx, size);
     }
 
     static void* fastact_cache_calloc(void* ctx, size_t n, size_t size) {
         (void)ctx;
-        return calloc(n, size);
+        return FASTACT_BASE->calloc(FASTACT_BASE->ctx, n, size);
     }
 
     static void* fastact_cache_realloc(void* ctx, void* p, size_t size) {
         (void)ctx;
-        return realloc(p, size);
+        return FASTACT_BASE->realloc(FASTACT_BASE->ctx, p, size);
     }
 
     static void fastact_cache_free(void* ctx, void* p, size_t size) {
         void* gone[FASTACT_CACHE_SLOTS];
+        size_t gone_size[FASTACT_CACHE_SLOTS];
         int i, n = 0;
         (void)ctx;
         if (p == NULL)
             return;
         if (size < FASTACT_CACHE_MIN || size > FASTACT_CACHE_BYTES) {
-            free(p);
+            FASTACT_BASE->free(FASTACT_BASE->ctx, p, size);
             return;
         }
         PyThread_acquire_lock(fastact_cache.lock, WAIT_LOCK);
         while (fastact_cache.count == FASTACT_CACHE_SLOTS
                || fastact_cache.bytes + size > FASTACT_CACHE_BYTES) {
-            gone[n++] = fastact_cache.ptr[0];
+            gone[n] = fastact_cache.ptr[0];
+            gone_size[n++] = fastact_cache.size[0];
             fastact_cache_drop(0);
         }
         fastact_cache.ptr[fastact_cache.count] = p;
@@ -91,7 +100,7 @@ cdef extern from *:
         fastact_cache.bytes += size;
         PyThread_release_lock(fastact_cache.lock);
         for (i = 0; i < n; i++)     /* outside the lock */
-            free(gone[i]);
+            FASTACT_BASE->free(FASTACT_BASE->ctx, gone[i], gone_size[i]);
     }
 
     static PyDataMem_Handler fastact_cache_handler = {
@@ -106,13 +115,17 @@ cdef extern from *:
             PyErr_NoMemory();
             return -1;
         }
+        fastact_cache_base = (PyDataMem_Handler*)PyCapsule_GetPointer(
+            PyDataMem_DefaultHandler, "mem_handler");
+        if (fastact_cache_base == NULL)
+            return -1;
         fastact_cache_capsule = PyCapsule_New(&fastact_cache_handler, "mem_handler", NULL);
         return fastact_cache_capsule == NULL ? -1 : 0;
     }
 
     static PyObject* fastact_new_output(int ndim, npy_intp* dims) {
         /* An uninitialised C-contiguous float64 array, through the cache where its size
-           is in the cache's range. */
+           is in the cache's range and NumPy's default handler is the current one. */
         PyObject *old, *back, *a;
         npy_intp i, count = 1;
         for (i = 0; i < ndim; i++) {
@@ -127,6 +140,14 @@ cdef extern from *:
         old = PyDataMem_SetHandler(fastact_cache_capsule);
         if (old == NULL)
             return NULL;
+        if (old != PyDataMem_DefaultHandler) {      /* the caller's own allocator */
+            back = PyDataMem_SetHandler(old);
+            Py_DECREF(old);
+            if (back == NULL)
+                return NULL;
+            Py_DECREF(back);
+            return PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
+        }
         a = PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
         if (a == NULL) {        /* restore the handler, keep the error */
             PyObject *type, *value, *tb;
@@ -147,12 +168,14 @@ cdef extern from *:
     }
 
     static PyObject* fastact_cache_state(void) {
-        /* (blocks held, bytes held) */
-        PyObject* r;
+        /* (blocks held, bytes held); built after the lock is released (see above) */
+        int count;
+        size_t bytes;
         PyThread_acquire_lock(fastact_cache.lock, WAIT_LOCK);
-        r = Py_BuildValue("(in)", fastact_cache.count, (Py_ssize_t)fastact_cache.bytes);
+        count = fastact_cache.count;
+        bytes = fastact_cache.bytes;
         PyThread_release_lock(fastact_cache.lock);
-        return r;
+        return Py_BuildValue("(in)", count, (Py_ssize_t)bytes);
     }
     """
     const Py_ssize_t CACHE_SLOTS "FASTACT_CACHE_SLOTS"

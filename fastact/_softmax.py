@@ -88,8 +88,10 @@ def _columns(driver, x, axes, out):
         return None
     a = axes[0]
     target = out
-    if out is None or out.dtype != np.float64 or not out.flags.c_contiguous:
+    if out is None:
         target = _rows.empty(shape)
+    elif out.dtype != np.float64 or not out.flags.c_contiguous:
+        target = np.empty(shape)    # copied into out: a temporary, kept from the cache
     elif np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
@@ -138,7 +140,9 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         ]
         target = out
     else:
-        target = _rows.empty(batch_shape + (n, n) if jacobian else tuple(shape[a] for a in perm))
+        t_shape = batch_shape + (n, n) if jacobian else tuple(shape[a] for a in perm)
+        # a result, or a temporary copied into out (kept from the output cache)
+        target = _rows.empty(t_shape) if out is None else np.empty(t_shape)
     driver(*rows, target, batch, n)
 
     if jacobian or identity:
