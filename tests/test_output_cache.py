@@ -1,8 +1,10 @@
 """The softmax family's output cache (fastact/_output_cache.pxi): which outputs take it,
 that a freed one comes back with the right values, its limits, threads."""
 
+import importlib.util
 import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -190,3 +192,77 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+TRACING_C = textwrap.dedent("""
+    #define PY_SSIZE_T_CLEAN
+    #include <Python.h>
+    #include <stdlib.h>
+    #define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+    #include <numpy/arrayobject.h>
+
+    static void* t_malloc(void* c, size_t n) { (void)c; return malloc(n); }
+    static void* t_calloc(void* c, size_t n, size_t s) { (void)c; return calloc(n, s); }
+    static void* t_realloc(void* c, void* p, size_t n) { (void)c; return realloc(p, n); }
+    static void t_free(void* c, void* p, size_t n) { (void)c; (void)n; free(p); }
+    static PyDataMem_Handler handler = {
+        "user_allocator", 1, {NULL, t_malloc, t_calloc, t_realloc, t_free}};
+
+    static PyObject* use(PyObject* self, PyObject* on) {
+        /* Set this allocator (on true) or NumPy's default in the current context. */
+        PyObject* c = NULL;
+        PyObject* old;
+        (void)self;
+        if (PyObject_IsTrue(on)) {
+            c = PyCapsule_New(&handler, "mem_handler", NULL);
+            if (c == NULL)
+                return NULL;
+        }
+        old = PyDataMem_SetHandler(c);
+        Py_XDECREF(c);
+        return old;
+    }
+
+    static PyMethodDef methods[] = {{"use", use, METH_O, NULL}, {NULL, NULL, 0, NULL}};
+    static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "user_allocator", NULL, -1,
+                                     methods};
+    PyMODINIT_FUNC PyInit_user_allocator(void) {
+        import_array();
+        return PyModule_Create(&mod);
+    }
+""")
+
+TRACING_SETUP = textwrap.dedent("""
+    import numpy as np
+    from setuptools import Extension, setup
+    setup(ext_modules=[Extension("user_allocator", ["user_allocator.c"],
+                                 include_dirs=[np.get_include()])])
+""")
+
+
+def test_a_user_allocator_takes_precedence(tmp_path):
+    # While a program has set a NumPy allocator of its own (PyDataMem_SetHandler, as a
+    # tracing or pinned-memory allocator does), outputs take it, not the cache.
+    (tmp_path / "user_allocator.c").write_text(TRACING_C)
+    (tmp_path / "setup.py").write_text(TRACING_SETUP)
+    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    so = next(tmp_path.glob("user_allocator*.so"), None) or next(
+        tmp_path.glob("user_allocator*.pyd"))
+    spec = importlib.util.spec_from_file_location("user_allocator", so)
+    user = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(user)
+
+    x = _x(-(-MIN_N // 200), 200)
+    fa.softmax(x)           # a block of this size waits in the cache
+    user.use(True)
+    try:
+        got = [fa.softmax(x), fa.log_softmax(x), fa.softmax_jacobian(x[:4, :]),
+               fa.softmax(x.T, axis=0)]
+    finally:
+        user.use(False)
+    for y in got:
+        assert _handler(y) == "user_allocator"
+    assert_allclose(got[0], np_softmax(x), rtol=1e-13)
+    assert _handler(fa.softmax(x)) == CACHED
