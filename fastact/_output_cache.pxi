@@ -126,7 +126,7 @@ cdef extern from *:
     static PyObject* fastact_new_output(int ndim, npy_intp* dims) {
         /* An uninitialised C-contiguous float64 array, through the cache where its size
            is in the cache's range and NumPy's default handler is the current one. */
-        PyObject *old, *back, *a;
+        PyObject *old, *back, *a, *type, *value, *tb;
         npy_intp i, count = 1;
         for (i = 0; i < ndim; i++) {
             if (dims[i] > 0 && count > (npy_intp)(FASTACT_CACHE_BYTES / 8) / dims[i]) {
@@ -137,33 +137,28 @@ cdef extern from *:
         }
         if (count < (npy_intp)(FASTACT_CACHE_MIN / 8))
             return PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
+        old = PyDataMem_GetHandler();
+        if (old == NULL)
+            return NULL;
+        Py_DECREF(old);         /* compared by identity only; NumPy keeps it alive */
+        if (old != PyDataMem_DefaultHandler)        /* the caller's own allocator */
+            return PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
         old = PyDataMem_SetHandler(fastact_cache_capsule);
         if (old == NULL)
             return NULL;
-        if (old != PyDataMem_DefaultHandler) {      /* the caller's own allocator */
-            back = PyDataMem_SetHandler(old);
-            Py_DECREF(old);
-            if (back == NULL)
-                return NULL;
-            Py_DECREF(back);
-            return PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
-        }
         a = PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
-        if (a == NULL) {        /* restore the handler, keep the error */
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            Py_XDECREF(PyDataMem_SetHandler(old));
-            Py_DECREF(old);
-            PyErr_Restore(type, value, tb);
-            return NULL;
-        }
+        PyErr_Fetch(&type, &value, &tb);    /* restore the handler, keeping any error */
         back = PyDataMem_SetHandler(old);
         Py_DECREF(old);
         if (back == NULL) {
-            Py_DECREF(a);
+            Py_XDECREF(a);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
             return NULL;
         }
         Py_DECREF(back);
+        PyErr_Restore(type, value, tb);
         return a;
     }
 

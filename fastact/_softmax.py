@@ -3,13 +3,13 @@
 The common call (C-contiguous native float64 arrays of one shape over the last axis,
 `out` of that kind, apart from the inputs or exactly one of them) is checked and run in
 C by _rows.fast_rows, fast_backward and fast_jacobian: 0.3-0.4 us a call for 10 entries,
-where the same call with these checks in Python took 1.8-2.8 us. Otherwise the slice kernels (kernels.pyx) work on
-contiguous rows; this layer maps any `axis` (int, tuple of ints, None) onto a (rows, n)
-C-contiguous float64 array, runs the row driver from _rows.pyx without the GIL, and
-writes into `out` (directly when it already has that layout, else through one copy).
-softmax and log_softmax over one non-last axis of a C-contiguous array use the column
-kernels instead, with no transposed copy. Nothing is written to `out` before every check
-passed.
+where the same call with these checks in Python took 1.8-2.8 us. Otherwise the slice
+kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis` (int, tuple of
+ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver from
+_rows.pyx without the GIL, and writes into `out` (directly when it already has that
+layout, else through one copy). softmax and log_softmax over one non-last axis of a
+C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
+written to `out` before every check passed.
 """
 
 from __future__ import annotations
