@@ -95,6 +95,15 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
     cdef bint accurate = ExpFunction is Sigmoid     # see f_sigmoid
     cdef bint pipelined = False
     cdef int loops = 3
+    if _TABLE_EXP and not (ExpFunction is Tanh):
+        # sigmoid and the derivatives: one software-pipelined C loop (fastact_pipelined)
+        if ExpFunction is Sigmoid:
+            sigmoid_table(x, out, n)
+        elif ExpFunction is SigmoidDerivative:
+            sigmoid_derivative_table(x, out, n)
+        else:
+            tanh_derivative_table(x, out, n)
+        return
     if _TABLE_EXP:
         loops = 2
     elif _WIDE_VECTORS:
@@ -145,10 +154,7 @@ cdef inline void _exp_blocks(const double* x, double* out, Py_ssize_t n,
 cdef void sigmoid(const double* x,  # IN
                   double* out,      # OUT
                   Py_ssize_t n) noexcept nogil:
-    if _TABLE_EXP:
-        sigmoid_table(x, out, n)
-    else:
-        _exp_blocks(x, out, n, <Sigmoid*>NULL)
+    _exp_blocks(x, out, n, <Sigmoid*>NULL)
 
 
 cdef void tanh(const double* x,  # IN
@@ -176,19 +182,13 @@ cdef void leaky_relu(const double* x,  # IN
 cdef void sigmoid_derivative(const double* x,  # IN
                              double* out,      # OUT
                              Py_ssize_t n) noexcept nogil:
-    if _TABLE_EXP:
-        sigmoid_derivative_table(x, out, n)
-    else:
-        _exp_blocks(x, out, n, <SigmoidDerivative*>NULL)
+    _exp_blocks(x, out, n, <SigmoidDerivative*>NULL)
 
 
 cdef void tanh_derivative(const double* x,  # IN
                           double* out,      # OUT
                           Py_ssize_t n) noexcept nogil:
-    if _TABLE_EXP:
-        tanh_derivative_table(x, out, n)
-    else:
-        _exp_blocks(x, out, n, <TanhDerivative*>NULL)
+    _exp_blocks(x, out, n, <TanhDerivative*>NULL)
 
 
 cdef void relu_derivative(const double* x,  # IN

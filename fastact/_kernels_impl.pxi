@@ -3,10 +3,12 @@
 #
 # Design: each elementwise kernel is a loop over scalar helpers from _math.pxd (one to
 # three loops per block for the exp-based ones, see _exp_blocks), so the compiler sees
-# straight-line bodies and the math lives in one place. The softmax-family kernels work
-# on one contiguous slice: a max pass, then the exp terms relative to the max (reduced
-# from x itself, see _sum_others) summed with compensation (so slices of thousands of
-# entries stay within a few ulps), then a scale pass. Every kernel is `noexcept nogil`:
+# straight-line bodies and the math lives in one place; the exception is AVX-512 sigmoid,
+# sigmoid' and tanh', one C loop of intrinsics each (fastact_pipelined), whose
+# fastact_finish8 repeats f_sigmoid, d_sigmoid and d_tanh operation for operation. The
+# softmax-family kernels work on one contiguous slice: a max pass, then the exp terms
+# relative to the max (reduced from x itself, see _sum_others) summed with compensation
+# (so slices of thousands of entries stay within a few ulps), then a scale pass. Every kernel is `noexcept nogil`:
 # callers release the GIL around them, and nothing here allocates.
 # At the end, the table of these kernels is exported as a capsule.
 

@@ -6,9 +6,10 @@
 # over these helpers (with -fno-trapping-math): exp is a Cody-Waite reduction, a degree-11
 # polynomial and a 2^k scale built from integer bits; tanh near 0 a rational function;
 # selects replace branches. One exception, in C intrinsics: with AVX-512 the exp of the
-# elementwise kernels (exp_neg_block) and of the softmax family's slices of 32 or more
-# (_elementwise.pxi, _softmax_lanes.pxi) looks 2^(j/16) up in a 16-entry table held in registers, which
-# GCC's vectorizer cannot express.
+# elementwise kernels and of the softmax family's slices of 32 or more looks 2^(j/16) up
+# in a 16-entry table held in registers, which GCC's vectorizer cannot express
+# (exp_neg_block, for tanh; the whole of sigmoid, sigmoid' and tanh' in one
+# software-pipelined loop, fastact_pipelined; _softmax_lanes.pxi).
 #
 # Conventions: f_<name>(x) is the forward value, d_<name>(x) the derivative at the input,
 # b_<name>(g, y) the backward product from the saved forward output y. The exp-based ones
@@ -191,8 +192,8 @@ cdef extern from *:
        tanh, whose rests hold more arithmetic, measured 0.80-0.84 that way; the
        baseline build 0.98 (no fma), AVX-512 0.86-0.90 (blocks of 512; in registers, 16
        entries at a time, it gains: fastact_pipelined). -DFASTACT_PIPELINE_DIVISION=0/1
-       overrides (on AVX-512 only with -DFASTACT_TABLE_EXP=0, whose two loops it leaves
-       alone). */
+       overrides (on AVX-512 only with -DFASTACT_TABLE_EXP=0 and
+       -DFASTACT_WIDE_VECTORS=0: _exp_blocks tests those first). */
     #ifndef FASTACT_PIPELINE_DIVISION
     #if defined(__AVX2__) && !defined(__AVX512F__)
     #define FASTACT_PIPELINE_DIVISION 1

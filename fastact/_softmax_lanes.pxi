@@ -206,9 +206,10 @@ cdef extern from *:
            second operand where either is NaN, so a NaN entry leaves the accumulator
            be), and *mn the min likewise (+inf if none): it tells _near_slice (and
            chunk_max, _long_near) whether any entry lies below the terms' cutoff.
-           Exact, so the lane count does not matter, except that of a +0 and a -0 the max may be either, as it may be in
-           _slice_max_lanes (whose lanes and fold keep a different one): no result
-           depends on the sign of a zero max (the offset, the unit, x - m, x == m). */
+           Exact, so the lane count does not matter, except that of a +0 and a -0 the
+           max may be either, as it may be in _slice_max_lanes (whose lanes and fold
+           keep a different one): no result depends on the sign of a zero max (the
+           offset, the unit, x - m, x == m). */
         const __m512d ninf = _mm512_set1_pd(-INFINITY), pinf = _mm512_set1_pd(INFINITY);
         __m512d a0 = ninf, a1 = ninf, a2 = ninf, a3 = ninf, b0 = pinf, b1 = pinf;
         __m512d v;
@@ -259,12 +260,11 @@ cdef extern from *:
                                               int store, int clamp, Py_ssize_t* ntop) {
         /* Entries x[i:i+8] where k is set: their terms (0 below lo, -inf too), stored to
            out when `store` where ks is set (k, or fewer lanes), returned as the lanes
-           take them (0 at the max, and where k
-           is clear: lane values of 0 leave s and c as they are); *ntop += how many
-           equal the max. A NaN entry's term is NaN. Without `clamp` every
-           entry must be >= lo (none is -inf): the exp takes x as it is, 3 operations
-           fewer per 8 entries, the same terms; masked-off lanes read mx. table and
-           scale as fastact_exp_table8 takes them. */
+           take them (0 at the max, and where k is clear: lane values of 0 leave s and c
+           as they are); *ntop += how many equal the max. A NaN entry's term is NaN.
+           Without `clamp` every entry must be >= lo (none is -inf): the exp takes x as
+           it is, 3 operations fewer per 8 entries, the same terms; masked-off lanes
+           read mx. table and scale as fastact_exp_table8 takes them. */
         __m512d xv, t;
         if (clamp) {
             xv = _mm512_maskz_loadu_pd(k, x + i);
@@ -401,19 +401,23 @@ cdef extern from *:
            their out entries keep what they held (x itself, in place), their s and c
            garbage. */
         __m512d table[4];
+        __m512i scale[32];      /* each group's (offset - 1023) 2^52; COLS / 8 groups */
         Py_ssize_t i, j, ntop = 0;     /* the tie count: unused here (see _cols_block) */
         fastact_exp_table_load(table, 0);
+        for (j = 0; j < w; j += 8) {
+            __mmask8 k = w - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (w - j)) - 1);
+            scale[j / 8] = _mm512_slli_epi64(_mm512_sub_epi64(
+                _mm512_maskz_loadu_epi64(k, offset + j), _mm512_set1_epi64(1023)), 52);
+        }
         for (i = 0; i < n; i++) {
             const double* row = x + i * stride;
             double* orow = out + i * stride;
             for (j = 0; j < w; j += 8) {
                 __mmask8 k = w - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (w - j)) - 1);
-                __m512i off = _mm512_slli_epi64(_mm512_sub_epi64(
-                    _mm512_maskz_loadu_epi64(k, offset + j), _mm512_set1_epi64(1023)), 52);
                 __m512d vs = _mm512_maskz_loadu_pd(k, s + j);
                 __m512d vc = _mm512_maskz_loadu_pd(k, c + j);
                 fastact_two_sum8(&vs, &vc, fastact_units_group(
-                    row, orow, j, k, k & (__mmask8)~special[j / 8], table, off,
+                    row, orow, j, k, k & (__mmask8)~special[j / 8], table, scale[j / 8],
                     _mm512_maskz_loadu_pd(k, lo + j), _mm512_maskz_loadu_pd(k, mx + j),
                     store, 1, &ntop));
                 _mm512_mask_storeu_pd(s + j, k, vs);

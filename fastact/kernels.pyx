@@ -444,12 +444,10 @@ cdef void _long_row(bint log, const double* x, double* out, Py_ssize_t n,
     cdef Py_ssize_t c
     cdef double m, total, norm
     cdef double* st = <double*>malloc(3 * chunks * sizeof(double))
-    cdef bint serial = st == NULL
-    if not serial:
+    if st != NULL:
         for c in prange(chunks, num_threads=nt, schedule="static"):
             T.chunk_max(x + c * LONG_ROW, _chunk_len(n, c), st + 3 * c)
-        serial = T.long_kind(st, chunks, &m) != 0   # NaN, infinite or far max
-    if serial:
+    if st == NULL or T.long_kind(st, chunks, &m) != 0:  # NaN, infinite or far max
         free(st)
         (T.log_softmax if log else T.softmax)(x, out, n)
         return
