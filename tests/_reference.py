@@ -64,6 +64,16 @@ def np_log_softmax(x, axis=-1):
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
+def np_softmax_backward(g, s, axis=-1):
+    """J^T g from the softmax output s: s_i (g_i - sum_j g_j s_j)."""
+    return s * (g - (g * s).sum(axis=axis, keepdims=True))
+
+
+def np_log_softmax_backward(g, o, axis=-1):
+    """From the log_softmax output o: g_i - e^(o_i) sum_j g_j."""
+    return g - np.exp(o) * g.sum(axis=axis, keepdims=True)
+
+
 def np_softmax_jacobian(x):
     """Jacobian over the last axis: (..., n) -> (..., n, n)."""
     s = np_softmax(x)

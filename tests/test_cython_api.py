@@ -1,11 +1,8 @@
 """`from fastact cimport kernels`: compile a small downstream extension against the
 installed package and check it against the Python API."""
 
-import importlib.util
 import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import fastact
+from _extension import build_extension
 
 pytest.importorskip("Cython")
 
@@ -91,17 +89,7 @@ def downstream(tmp_path_factory):
     (d / "downstream.pyx").write_text(PYX)
     (d / "setup.py").write_text(SETUP)
     site = str(pathlib.Path(fastact.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=site)
-    proc = subprocess.run(
-        [sys.executable, "setup.py", "build_ext", "--inplace", site],
-        cwd=d, capture_output=True, text=True, env=env,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    so = next(d.glob("downstream*.so"), None) or next(d.glob("downstream*.pyd"))
-    spec = importlib.util.spec_from_file_location("downstream", so)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return build_extension(d, "downstream", [site], dict(os.environ, PYTHONPATH=site))
 
 
 def test_wheel_ships_cython_api_and_stubs():

@@ -125,11 +125,17 @@ def test_leaky_float_alpha_is_the_ufuncs(alpha):
     for f, args in ((fa.leaky_relu, (x,)), (fa.leaky_relu_derivative, (x,)),
                     (fa.leaky_relu_backward, (g, x))):
         u = f.ufunc
-        for a in (args, tuple(v.astype(np.float32) for v in args), tuple(v[3] for v in args)):
+        # arrays of float64 and float32, and 0-d arrays, which the wrappers convert for;
+        # a NumPy scalar, which they do not
+        for a in (args, tuple(v.astype(np.float32) for v in args),
+                  tuple(np.asarray(v[3]) for v in args), tuple(v[3] for v in args)):
             got, want = f(*a, alpha), u(*a, alpha)
-            assert type(got) is type(want)
+            assert type(got) is type(want) and got.dtype == want.dtype
             assert_array_equal(np.signbit(got), np.signbit(want))
             assert_array_equal(got, want)
+            if alpha == 0.01:       # the default, the cached 0-d array
+                assert_array_equal(f(*a), want)
+                assert type(f(*a)) is type(want)
         out = np.empty(x.shape, dtype=np.float32)
         assert f(*args, alpha, out=out) is out
         assert_array_equal(out, u(*args, alpha).astype(np.float32))

@@ -22,3 +22,4 @@ def test_sdist_holds_every_cython_source(tmp_path):
                if p.suffix in (".pyx", ".pxi", ".pxd", ".pyi")}
     assert sources <= shipped, sorted(sources - shipped)
     assert not any(name.endswith(".c") for name in shipped)      # cythonize makes them
+    assert "_build_info.py" not in shipped                      # setup.py writes it

@@ -83,16 +83,21 @@ def run(str name, double[:, ::1] x, double[:, ::1] out, int reps):
 """
 
 
+def _git(*args):
+    """git's output for `args` in the repository; exits with git's message on failure."""
+    proc = subprocess.run(["git", "-C", ROOT, *args], check=False, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        sys.exit(f"ab_kernels: git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
 def sources(rev):
     """The kernel source files of `rev` (None: the working tree)."""
     if rev is None:
         names = os.listdir(os.path.join(ROOT, "fastact"))
     else:
-        proc = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", f"{rev}:fastact"],
-                              check=False, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"ab_kernels: git ls-tree {rev}:fastact: {proc.stderr.strip()}")
-        names = proc.stdout.split()
+        names = _git("ls-tree", "--name-only", f"{rev}:fastact").split()
     return sorted(n for n in names if n.endswith(".pxi")) + HEADERS
 
 
@@ -106,11 +111,7 @@ def export(rev, dest):
             with open(os.path.join(ROOT, "fastact", name)) as f:
                 text = f.read()
         else:
-            proc = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:fastact/{name}"],
-                                  check=False, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"ab_kernels: git show {rev}:fastact/{name}: {proc.stderr.strip()}")
-            text = proc.stdout
+            text = _git("show", f"{rev}:fastact/{name}")
         with open(os.path.join(pkg, name), "w") as f:
             f.write(text)
 
