@@ -2,8 +2,11 @@
 #
 # Every kernel loops over contiguous float64 buffers, runs without the GIL and never
 # raises. Each call goes to the instruction-set variant chosen at import (see
-# fastact.show_config()), and large calls are split across threads. `x`, `grad_output` and `output` are read (# IN), `out` is written (# OUT); `out`
-# may be the same buffer as an input (in place), but must not partially overlap one.
+# fastact.show_config()), and large calls are split across threads. `x`, `grad_output`
+# and `output` are read (# IN), `out` is written (# OUT); `out` may be the same buffer as
+# an input (in place). An elementwise kernel's `out` may also start before its input with
+# the two overlapping (a shift, as NumPy passes `a[1:]` into `a[:-1]`; such a call runs on
+# one thread); no other partial overlap is allowed.
 # The elementwise kernels take n elements; the softmax-family kernels take one slice of
 # n elements (call them once per row).
 

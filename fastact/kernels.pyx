@@ -272,12 +272,23 @@ cdef inline void _call_piece(const Call* c, Py_ssize_t lo, Py_ssize_t m) noexcep
         (<binary_param_k>c.k)(c.a + lo, c.b + lo, c.out + lo, m, c.alpha)
 
 
+cdef inline bint _shifted(const double* out, const double* x, Py_ssize_t n) noexcept nogil:
+    # out overlaps x other than exactly. NumPy hands a ufunc loop such operands uncopied
+    # when out starts before x with the same stride (np.tanh(a[1:], out=a[:-1])): safe in
+    # order, as the kernels run, but each thread's last entries would read x after the
+    # next thread's piece had overwritten it.
+    cdef size_t o = <size_t>out, i = <size_t>x, size = <size_t>n * sizeof(double)
+    return x != NULL and o != i and o < i + size and i < o + size
+
+
 cdef inline void _split(void* k, int kind, const double* a, const double* b, double* out,
                         Py_ssize_t n, double alpha, bint cheap) noexcept nogil:
     # The whole call, or equal pieces of it on an OpenMP team; `cheap`: a kernel without
-    # an exp (see MIN_PER_THREAD).
+    # an exp (see MIN_PER_THREAD). An out shifted against an input runs on one thread.
     cdef Call c
-    cdef int nt = _team(n // 2 if cheap else n)
+    cdef int nt = 1
+    if not (_shifted(out, a, n) or _shifted(out, b, n)):
+        nt = _team(n // 2 if cheap else n)
     cdef Py_ssize_t p, i, lo
     c.k = k
     c.kind = kind

@@ -384,6 +384,34 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
         assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+@pytest.mark.parametrize("shift", [1, 13])
+def test_shifted_out_on_threads(threads, nthreads, shift):
+    # NumPy hands a ufunc's loop `out` starting before its input uncopied (the in-order
+    # shift np.tanh(a[1:], out=a[:-1])); split across threads, each piece's last entries
+    # read the input after the next piece had written over it. Above every threading
+    # threshold (the ReLUs' and backward products' is twice the others').
+    fa.set_num_threads(nthreads)
+    rng = np.random.default_rng(12)
+    base = rng.uniform(-30, 30, 200_001)
+    g = rng.normal(size=base.shape)
+    unary = ELEMENTWISE + [lambda x, out: fa.leaky_relu(x, 0.2, out=out)]
+    for f in unary:
+        a = base.copy()
+        want = f(a[shift:].copy(), out=np.empty(a.size - shift))
+        f(a[shift:], out=a[:-shift])
+        assert_array_equal(a[:-shift], want)
+    for f in (fa.sigmoid_backward, fa.tanh_backward, fa.relu_backward,
+              fa.leaky_relu_backward):
+        for which in (0, 1):                          # out shifted against g, or y
+            a = (g if which == 0 else base).copy()
+            other = (base if which == 0 else g)[shift:]
+            args = [a[shift:], other] if which == 0 else [other, a[shift:]]
+            want = f(*[np.array(v) for v in args])
+            f(*args, out=a[:-shift])
+            assert_array_equal(a[:-shift], want)
+
+
 def test_set_num_threads(threads):
     fa.set_num_threads(1)
     assert fa.get_num_threads() == 1
