@@ -53,7 +53,12 @@ def _axes(name, axis, ndim):
         if isinstance(a, (bool, np.bool_)) or not hasattr(a, "__index__"):
             raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, "
                             f"not {type(a).__name__}")
-    return tuple(sorted(normalize_axis_tuple(axis, ndim, "axis")))
+    if ndim == 0:
+        # A 0-d input is one slice: axis 0 or -1 as NumPy's reductions (and SciPy's
+        # softmax) take them there.
+        normalize_axis_tuple(axis, 1, f"{name}: axis")
+        return ()
+    return tuple(sorted(normalize_axis_tuple(axis, ndim, f"{name}: axis")))
 
 
 def _check_out(name, out, shape):
@@ -164,7 +169,8 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: NDArray[Any] | None = None) -
     x : array_like
         Real input (bool, integer and float inputs are computed in float64).
     axis : int, tuple of ints or None, optional
-        Axis or axes normalised together; None means all. Default -1.
+        Axis or axes normalised together; None means all. Default -1. A 0-d `x` is
+        one slice (axis 0, -1 or None).
     out : ndarray, optional
         Array of the input's shape to write the result to; may be `x` itself.
 

@@ -122,8 +122,21 @@ def test_empty_and_zero_d():
     r = fa.softmax(3.0, axis=None)
     assert type(r) is np.float64 and r == 1.0
     assert fa.log_softmax(3.0, axis=None) == 0.0
-    with pytest.raises(AxisError):
-        fa.softmax(3.0)
+    # A 0-d input is one slice, whose axis is 0 or -1 as in NumPy's reductions and
+    # scipy.special.softmax.
+    for axis in (-1, 0, (0,), (-1,)):
+        r = fa.softmax(3.0, axis=axis)
+        assert type(r) is np.float64 and r == 1.0
+        assert fa.log_softmax(np.float64(-2.0), axis=axis) == 0.0
+        assert fa.softmax_backward(2.0, 1.0, axis=axis) == 0.0
+        assert fa.log_softmax_backward(2.0, 0.0, axis=axis) == 0.0
+        assert fa.softmax_jacobian(3.0, axis=axis).shape == (1, 1)
+    assert fa.softmax(np.array(np.inf)) == 1.0
+    assert np.isnan(fa.softmax(np.array(-np.inf)))
+    with pytest.raises(AxisError, match="softmax: axis"):
+        fa.softmax(3.0, axis=1)
+    with pytest.raises(AxisError, match="log_softmax: axis"):
+        fa.log_softmax(3.0, axis=-2)
 
 
 def test_casting_and_rejection():
