@@ -23,3 +23,11 @@ def test_sdist_holds_every_cython_source(tmp_path):
     assert sources <= shipped, sorted(sources - shipped)
     assert not any(name.endswith(".c") for name in shipped)      # cythonize makes them
     assert "_build_info.py" not in shipped                      # setup.py writes it
+    # the tests run from it too: their helpers, and the files they check
+    rest = {pathlib.PurePosixPath(*n.parts[1:]) for n in names}
+    needed = {p.relative_to(ROOT).as_posix()
+              for d in ("tests", "examples", "tools", "benchmarks/benchmarks")
+              for p in (ROOT / d).glob("*.py")}
+    needed |= {"LICENSE", "benchmarks/asv.conf.json"}
+    missing = {n for n in needed if pathlib.PurePosixPath(n) not in rest}
+    assert not missing, sorted(missing)
