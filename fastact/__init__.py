@@ -5,12 +5,12 @@ the softmax family takes ``axis`` (int, tuple or None). Cython code can call the
 kernels directly: ``from fastact cimport kernels``.
 """
 
-from pkgutil import extend_path
+from pkgutil import extend_path as _extend_path
 
 # `python -m fastact` in a source checkout imports this directory (the current directory
 # comes first on sys.path), which has no compiled modules: extend the package path with
 # the installed copy further along sys.path, so that they are found there.
-__path__ = extend_path(__path__, __name__)
+__path__ = _extend_path(__path__, __name__)
 
 from fastact._ufuncs import (  # noqa: E402
     relu,

@@ -38,12 +38,12 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="time and check every function against NumPy")
     bench.add_argument("--functions", type=_names, default=fastact.__all__,
                        help="comma-separated names (default: all)")
-    bench.add_argument("--sizes", type=_sizes, default=[1000, 100_000, 1_000_000],
+    bench.add_argument("--sizes", type=_sizes, default=None,
                        help="comma-separated element counts (default: 1e3,1e5,1e6)")
-    bench.add_argument("--repeats", type=_positive, default=5,
+    bench.add_argument("--repeats", type=_positive, default=None,
                        help="interleaved timing rounds; the minimum is reported (default 5)")
     bench.add_argument("--quick", action="store_true",
-                       help="sizes 1e3,1e5 and 3 rounds: a few seconds")
+                       help="sizes 1e3,1e5 and 3 rounds unless given: a few seconds")
     bench.add_argument("--threads", type=_positive, default=None,
                        help="threads per fastact call (default: fastact.get_num_threads())")
     bench.add_argument("--json", action="store_true",
@@ -90,8 +90,10 @@ def _bench_command(parser, args):
         fastact.set_num_threads(args.threads)
     from fastact import _bench
 
-    if args.quick:
-        args.sizes, args.repeats = [1000, 100_000], 3
+    if args.sizes is None:
+        args.sizes = [1000, 100_000] if args.quick else [1000, 100_000, 1_000_000]
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
     data = _bench.measure(args.functions, args.sizes, repeats=args.repeats)
     if args.json:
         print(json.dumps(data, indent=1))

@@ -4,7 +4,7 @@ attribute (for reduce-free ufunc machinery such as `ufunc.at` or `__array_ufunc_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,7 +30,15 @@ _NDARRAY = np.ndarray
 _ARRAY = np.array
 
 
-def _unary(ufunc, name):
+class _LeakyUnary(Protocol):
+    # what type checkers see of the two wrappers _unary makes
+    ufunc: np.ufunc
+
+    def __call__(self, x: ArrayLike, alpha: ArrayLike = ..., out: np.ndarray | None = None,
+                 **kwargs: Any) -> Any: ...
+
+
+def _unary(ufunc: np.ufunc, name: str) -> _LeakyUnary:
     # leaky_relu and leaky_relu_derivative: one input and alpha.
     def wrapper(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                 **kwargs: Any) -> Any:
@@ -41,7 +49,7 @@ def _unary(ufunc, name):
                 return ufunc(x, _ARRAY(alpha))
         return ufunc(x, alpha, out=out, **kwargs)
     wrapper.__name__ = wrapper.__qualname__ = name
-    return wrapper
+    return cast(_LeakyUnary, wrapper)
 
 
 leaky_relu = _unary(_ufuncs.leaky_relu, "leaky_relu")
@@ -61,6 +69,7 @@ def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike,
     return _LEAKY_B(grad_output, output, alpha, out=out, **kwargs)
 
 
+_f: Any
 for _f, _u in [
     (leaky_relu, _ufuncs.leaky_relu),
     (leaky_relu_derivative, _ufuncs.leaky_relu_derivative),
@@ -69,6 +78,7 @@ for _f, _u in [
     # The ufunc's docstring starts with its generated signature; keep the prose after it.
     _f.__doc__ = _u.__doc__.split("\n\n", 1)[1].replace(
         "alpha : array_like\n", "alpha : array_like, optional\n"
-    ).replace("Slope for x <= 0.", "Slope for x <= 0 (default 0.01).")
+    ).replace("Slope for x <= 0.", "Slope for x <= 0 (default 0.01).").replace(
+        " (x1: ufunc inputs are\n    positional)", "").replace(" (x2)", "")
     _f.ufunc = _u
 del _f, _u

@@ -219,6 +219,20 @@ def softmax_jacobian(x: ArrayLike, axis: Axis = -1, *,
     shape of `x` without the `axis` axes and n is the number of elements in one slice
     (their product, in C order, when `axis` is a tuple or None). ``1 - s_i`` on the
     diagonal of the dominant entry is computed from the other terms, without cancellation.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input, as for :func:`softmax`.
+    axis : int, tuple of ints or None, optional
+        The slice's axis or axes, as for :func:`softmax`. Default -1.
+    out : ndarray, optional
+        Array of shape ``batch_shape + (n, n)`` to write the result to.
+
+    Returns
+    -------
+    ndarray
+        float64, shape ``batch_shape + (n, n)``.
     """
     result = _rows.fast_jacobian(x, axis, out)
     if result is not None:
@@ -233,8 +247,23 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis = -1,
 
     ``out_i = s_i (g_i - sum_j g_j s_j)``, i.e. ``J^T g``; the dot product is
     compensated. Where s_j = 0 the Jacobian's row and column j are 0: the result there
-    is 0 and g_j takes no part, even if inf or NaN. `grad_output` and `output`
-    broadcast together.
+    is 0 and g_j takes no part, even if inf or NaN.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient of the loss with respect to the softmax output, g.
+    output : array_like
+        The saved ``softmax(x, axis)``, s. Broadcasts against `grad_output`.
+    axis : int, tuple of ints or None, optional
+        The axis or axes the softmax was taken over. Default -1.
+    out : ndarray, optional
+        Array of the broadcast shape to write the result to; may be either input.
+
+    Returns
+    -------
+    ndarray
+        float64, the gradient with respect to x, of the broadcast shape.
     """
     result = _rows.fast_backward(0, grad_output, output, axis, out)
     if result is not None:
@@ -248,6 +277,9 @@ def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, axis: Axis =
     """Vector-Jacobian product of :func:`log_softmax` from its saved output o.
 
     ``out_i = g_i - exp(o_i) sum_j g_j``; the sum is compensated.
+
+    Parameters and return value are those of :func:`softmax_backward`, with `output` the
+    saved ``log_softmax(x, axis)`` and `grad_output` the gradient with respect to it.
     """
     result = _rows.fast_backward(1, grad_output, output, axis, out)
     if result is not None:

@@ -262,8 +262,9 @@ def _doc(summary, formula, params, notes=""):
 
 
 _X = "x : array_like\n    Input values.\n"
-_GY = ("grad_output : array_like\n    Gradient of the loss with respect to the output.\n"
-       "output : array_like\n    The saved forward output f(x).\n")
+_GY = ("grad_output : array_like\n    Gradient of the loss with respect to the output "
+       "(x1: ufunc inputs are\n    positional).\n"
+       "output : array_like\n    The saved forward output f(x) (x2).\n")
 
 sigmoid = _make(<void*>kernels.sigmoid, 1, False, "sigmoid", _doc(
     "Logistic sigmoid, elementwise.", "sigmoid(x) = 1 / (1 + exp(-x))", _X,

@@ -201,6 +201,7 @@ def _after_fork_in_child():
 
 
 def has_openmp():
+    """Whether this build runs large calls on OpenMP threads."""
     return bool(fastact_openmp)
 
 

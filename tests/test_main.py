@@ -54,6 +54,14 @@ def test_bench_ulp_measure():
         assert _bench.max_ulp(getattr(_bench.fa, name)(*sample), hi, lo) <= bound
 
 
+def test_bench_quick_keeps_explicit_sizes_and_repeats(capsys):
+    assert main(["bench", "--functions", "relu", "--quick", "--sizes", "700",
+                 "--repeats", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["size"] for r in data["results"]] == [700]
+    assert data["repeats"] == 2
+
+
 def test_bench_json_and_columns(capsys):
     assert main(["bench", "--functions", "sigmoid,relu_backward", "--sizes", "500,2000",
                  "--repeats", "1", "--json"]) == 0

@@ -24,6 +24,18 @@ def test_speed_targets_prints_its_table(tmp_path):
     assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)
 
 
+@pytest.mark.parametrize("tool,args", [("speed_targets.py", ["--groups", "threads,bogus"]),
+                                       ("readme_tables.py", ["--rounds", "1"]),
+                                       ("fit_polynomials.py", ["--degree", "3"])])
+def test_tools_reject_what_they_do_not_take(tmp_path, tool, args):
+    # a usage error and exit status 2, not a run that ignores the arguments
+    proc = subprocess.run([sys.executable, str(TOOLS / tool), *args], check=False,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stdout[-500:]
+    assert "usage:" in proc.stderr
+    assert proc.stdout == ""
+
+
 def test_ab_kernels_builds_both_sides_and_compares(tmp_path):
     # HEAD against the working tree: both kernel sources compile against the scratch
     # module's entry point, and every requested kernel is timed on both.

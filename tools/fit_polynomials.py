@@ -17,6 +17,8 @@ each fit's max relative error (with the coefficients rounded to double) so the c
 degree can be checked.
 """
 
+import argparse
+
 import mpmath
 
 mpmath.mp.prec = 256
@@ -108,6 +110,7 @@ def rel_error(coeffs, f, interval, points=2000, denominator=(1,)):
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     g, _ = fit(exp_g, [-LN2_HALF, LN2_HALF], 10)
     print("EXP_G =", g)
     print("  max relative error of G:", mpmath.nstr(rel_error(g, exp_g, [-LN2_HALF, LN2_HALF]), 3))

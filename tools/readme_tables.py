@@ -7,6 +7,7 @@ with whatever peers import; the machines are shared and noisy).
 The speed issue's targets, as ratios, come from tools/speed_targets.py.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -60,4 +61,5 @@ def peers():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     peers()

@@ -208,6 +208,10 @@ def main(argv=None):
     p.add_argument("--groups", default=",".join(g for g, _, _ in GROUPS),
                    help="comma-separated groups to run (default: all)")
     args = p.parse_args(argv)
+    unknown = set(args.groups.split(",")) - {g for g, _, _ in GROUPS}
+    if unknown:
+        p.error(f"unknown group(s): {', '.join(sorted(unknown))}; choose from "
+                + ", ".join(g for g, _, _ in GROUPS))
     if args.avx2 and os.environ.get("FASTACT_ISA") != "avx2":
         env = dict(os.environ, FASTACT_ISA="avx2", NPY_ENABLE_CPU_FEATURES=NUMPY_AVX2)
         argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
