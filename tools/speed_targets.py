@@ -4,9 +4,13 @@ target names, both timed in alternation in one run (float64, one thread unless s
     python tools/speed_targets.py                # this CPU as it is
     python tools/speed_targets.py --avx2         # NumPy and fastact held to AVX2
     python tools/speed_targets.py --rounds 7
+    python tools/speed_targets.py --keep-memory  # glibc keeps freed blocks mapped
 
 `--avx2` runs under FASTACT_ISA=avx2 and NPY_ENABLE_CPU_FEATURES limited to AVX2, so NumPy's
 float64 exp and tanh lose their AVX-512 code paths (an AVX2-only CPU played by this one).
+`--keep-memory` runs under GLIBC_TUNABLES that keep glibc from handing freed blocks of up
+to 32 MiB back to the kernel, so that no fresh array (fastact's outputs, NumPy's
+temporaries) page-faults; by default whether one does depends on the allocator's state.
 The machines are shared and noisy: every ratio is the median over --rounds rounds. Peers
 (PyTorch, JAX) are timed where they import, one thread each, as in `python -m fastact bench`,
 and left out under --avx2, which cannot hold them to AVX2.
@@ -24,6 +28,7 @@ import fastact as fa
 from fastact import _bench, _impls
 
 NUMPY_AVX2 = "SSE SSE2 SSE3 SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2"
+KEEP_MEMORY = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
 
 
 # The stable NumPy formulas the issue names, as the bench has them.
@@ -204,6 +209,8 @@ GROUPS = [("NumPy", numpy_targets, "speedup"), ("short rows", short_row_targets,
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--avx2", action="store_true", help="hold NumPy and fastact to AVX2")
+    p.add_argument("--keep-memory", action="store_true",
+                   help="keep glibc from unmapping freed blocks (no page faults)")
     p.add_argument("--rounds", type=int, default=5, help="rounds to take the median of")
     p.add_argument("--groups", default=",".join(g for g, _, _ in GROUPS),
                    help="comma-separated groups to run (default: all)")
@@ -212,9 +219,13 @@ def main(argv=None):
     if unknown:
         p.error(f"unknown group(s): {', '.join(sorted(unknown))}; choose from "
                 + ", ".join(g for g, _, _ in GROUPS))
-    if args.avx2 and os.environ.get("FASTACT_ISA") != "avx2":
-        env = dict(os.environ, FASTACT_ISA="avx2", NPY_ENABLE_CPU_FEATURES=NUMPY_AVX2)
-        argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--avx2"]
+    env = dict(os.environ)
+    if args.avx2:
+        env.update(FASTACT_ISA="avx2", NPY_ENABLE_CPU_FEATURES=NUMPY_AVX2)
+    if args.keep_memory:
+        env["GLIBC_TUNABLES"] = KEEP_MEMORY       # read by glibc at start: a new process
+    if env != dict(os.environ):
+        argv = sys.argv[1:] if argv is None else argv
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
 
     todo = []
@@ -241,6 +252,7 @@ def main(argv=None):
     info = _bench.machine()
     print(f"{info['cpu']}, fastact {info['variant']}, numpy {info['numpy']}"
           + "".join(f", {k} {info[k]}" for k in ("torch", "jax") if k in info)
+          + (", glibc keeping freed memory" if args.keep_memory else "")
           + f"; medians of {args.rounds} rounds\n")
     print("| group | target | fastact | baseline | ratio (range) | goal | met |")
     print("|---|---|---|---|---|---|---|")
