@@ -9,7 +9,8 @@ serves every ufunc: its `data` names the contiguous kernel from kernels.pyx and 
 kernel's signature. Contiguous operands go straight to the kernel; strided ones are
 gathered in blocks into stack buffers, so the math is written once. A broadcast `alpha`
 (stride 0) is passed to the kernel as a scalar; one that varies goes element by element
-through the kernels' scalar formula (_math.pxd).
+through the kernels' scalar formula (_math.pxd). An out that lies on an input other than
+exactly or ahead of it (reduce, accumulate) runs one element at a time (_in_order).
 """
 
 cimport numpy as cnp
@@ -193,6 +194,43 @@ cdef void _varying_alpha(const Kernel* kn, char** args, npy_intp n,
         i += b
 
 
+cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
+                              npy_intp n) noexcept nogil:
+    # Whether out (o, stride so) lies on input a so that only element-by-element order
+    # gives what NumPy asks of a loop: a reduction's accumulator (so = 0, a = o), an
+    # accumulate's out one entry behind its input (in[k + 1] is out[k]), or any other
+    # overlap but exact aliasing and an out ahead of a (writing out[k] overwrites
+    # in[j], j < k, which every path has read by then).
+    cdef npy_intp lo_a = 0 if sa >= 0 else (n - 1) * sa
+    cdef npy_intp lo_o = 0 if so >= 0 else (n - 1) * so
+    cdef char* a0 = a + lo_a
+    cdef char* o0 = o + lo_o
+    cdef char* a1 = a0 + (n - 1) * (sa if sa >= 0 else -sa) + sizeof(double)
+    cdef char* o1 = o0 + (n - 1) * (so if so >= 0 else -so) + sizeof(double)
+    if n <= 1 or a1 <= o0 or o1 <= a0:
+        return False
+    if so == 0:
+        return True
+    if sa != so or (o - a) % so != 0:
+        return True
+    return (o - a) // so > 0
+
+
+cdef void _in_order(const Kernel* kn, char** args, npy_intp n,
+                    npy_intp* steps) noexcept nogil:
+    # One element at a time, each read just before it is written: reduce, accumulate
+    # (on the two-input ufuncs) and overlaps NumPy leaves to the loop. Slow (a kernel
+    # call per element) and rare.
+    cdef int na = kn.arrays, o = kn.arrays + kn.alpha
+    cdef npy_intp i
+    cdef double alpha
+    for i in range(n):
+        alpha = (<double*>(args[na] + i * steps[na]))[0] if kn.alpha else 0.0
+        _call(kn, <const double*>(args[0] + i * steps[0]),
+              <const double*>(args[1] + i * steps[1]) if na == 2 else NULL,
+              <double*>(args[o] + i * steps[o]), 1, alpha)
+
+
 cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexcept nogil:
     # args: the array inputs, then alpha if the kernel takes one, then out.
     cdef const Kernel* kn = <const Kernel*>data
@@ -202,7 +240,12 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
     cdef double alpha = (<double*>args[na])[0] if kn.alpha else 0.0
     cdef double ab[BLOCK]
     cdef double bb[BLOCK]
-    if kn.alpha and steps[na] != 0:
+    cdef bint ordered = False
+    for i in range(o):
+        ordered = ordered or _needs_order(args[i], steps[i], args[o], steps[o], n)
+    if ordered:
+        _in_order(kn, args, n, steps)
+    elif kn.alpha and steps[na] != 0:
         _varying_alpha(kn, args, n, steps)
     elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]):
         _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n, alpha)

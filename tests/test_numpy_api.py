@@ -103,6 +103,26 @@ def test_backward_broadcasting_and_in_place(f):
     assert_array_equal(g2, r)
 
 
+@pytest.mark.parametrize("f", BINARY + [fa.leaky_relu.ufunc, fa.leaky_relu_derivative.ufunc])
+@pytest.mark.parametrize("n", [5, 1300, 100_001])
+def test_reduce_and_accumulate_chain_in_order(f, n):
+    # NumPy runs a two-input ufunc's reduce and accumulate through its loop with out on
+    # an input (a stride-0 accumulator; out one entry behind its input): each element
+    # must see the previous result, as a chain of calls gives. Blocks through buffers
+    # (the strided and per-element alpha paths) and threads broke the chain.
+    x = RNG.uniform(-1.5, 1.5, n)
+    acc = np.empty(n)
+    acc[0] = x[0]
+    for k in range(1, n):
+        acc[k] = f(acc[k - 1], x[k])
+    assert_array_equal(f.accumulate(x), acc)
+    assert_array_equal(f.reduce(x), acc[-1])
+    assert_array_equal(f.reduce(x[::-1]), f.accumulate(x[::-1])[-1])
+    two = np.stack([x, x[::-1]])                     # along an axis of stride 2 entries
+    assert_array_equal(f.accumulate(two, axis=0), np.stack([x, f(x, x[::-1])]))
+    assert_array_equal(f.reduce(two.T.copy(), axis=1), f(x, x[::-1]))
+
+
 @pytest.mark.parametrize("f", UNARY + BINARY + LEAKY)
 @pytest.mark.parametrize("bad", [np.array([1j]), np.array(["a"]), np.array([None]), None,
                                  "text", np.array([1], dtype="M8[s]")])
