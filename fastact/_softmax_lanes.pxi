@@ -476,10 +476,11 @@ cdef inline void _add_terms(const double* x, double* out, Py_ssize_t n, double m
     # lanes in registers; same lanes and order): tools/ab_kernels.py against these loops
     # softmax 1.15-1.23, log_softmax 1.05-1.08, rows of 1000 and 1e6. The column
     # kernels sum each column in one accumulator (and below 32 rows keep the
-    # polynomial), so a slice along another axis may differ from the same values along
-    # the last one in the last bit. With `ties` (only in the
-    # three-loop form), *ties = how many entries equal m, counted in the reduction loop
-    # (x is read there before any term is stored: out may be x).
+    # polynomial), and log_softmax's normaliser there takes vlog1p, so a slice along
+    # another axis may differ from the same values along the last one: softmax in the
+    # last bit, log_softmax by up to 2 ulp. With `ties` (only in the three-loop form),
+    # *ties = how many entries equal m, counted in the reduction loop (x is read there
+    # before any term is stored: out may be x).
     cdef double lo = m + _TERM_MIN      # exp_units' domain; the terms below it are 0
     cdef double v[TERM_BLOCK]
     cdef double r[TERM_BLOCK]
