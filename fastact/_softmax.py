@@ -15,10 +15,12 @@ written to `out` before every check passed.
 from __future__ import annotations
 
 import math
+import operator
 
 from typing import Any, Union
 
 import numpy as np
+from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 from numpy.typing import ArrayLike, NDArray
 
@@ -56,9 +58,12 @@ def _axes(name, axis, ndim):
     if ndim == 0:
         # A 0-d input is one slice: axis 0 or -1 as NumPy's reductions (and SciPy's
         # softmax) take them there.
-        normalize_axis_tuple(axis, 1, f"{name}: axis")
+        for a in parts:
+            if operator.index(a) not in (0, -1):
+                raise AxisError(operator.index(a), 0, name)
+        normalize_axis_tuple(axis, 1, name)        # repeated axes
         return ()
-    return tuple(sorted(normalize_axis_tuple(axis, ndim, f"{name}: axis")))
+    return tuple(sorted(normalize_axis_tuple(axis, ndim, name)))
 
 
 def _check_out(name, out, shape):

@@ -199,8 +199,9 @@ cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
     # Whether out (o, stride so) lies on input a so that only element-by-element order
     # gives what NumPy asks of a loop: a reduction's accumulator (so = 0, a = o), an
     # accumulate's out one entry behind its input (in[k + 1] is out[k]), or any other
-    # overlap but exact aliasing and an out ahead of a (writing out[k] overwrites
-    # in[j], j < k, which every path has read by then).
+    # overlap but the one NumPy itself passes uncopied as safe in order: strides of one
+    # sign, |sa| >= |so|, a at or past o along them (exact aliasing included), where
+    # writing out[k] overwrites only in[j], j <= k, which every path has read by then.
     cdef npy_intp lo_a = 0 if sa >= 0 else (n - 1) * sa
     cdef npy_intp lo_o = 0 if so >= 0 else (n - 1) * so
     cdef char* a0 = a + lo_a
@@ -211,9 +212,9 @@ cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
         return False
     if so == 0:
         return True
-    if sa != so or (o - a) % so != 0:
-        return True
-    return (o - a) // so > 0
+    if so > 0:
+        return not (sa >= so and a >= o)
+    return not (sa <= so and a <= o)
 
 
 cdef void _in_order(const Kernel* kn, char** args, npy_intp n,

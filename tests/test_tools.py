@@ -25,6 +25,7 @@ def test_speed_targets_prints_its_table(tmp_path):
 
 
 @pytest.mark.parametrize("tool,args", [("speed_targets.py", ["--groups", "threads,bogus"]),
+                                       ("speed_targets.py", ["--rounds", "0"]),
                                        ("readme_tables.py", ["--rounds", "1"]),
                                        ("fit_polynomials.py", ["--degree", "3"])])
 def test_tools_reject_what_they_do_not_take(tmp_path, tool, args):

@@ -206,12 +206,19 @@ GROUPS = [("NumPy", numpy_targets, "speedup"), ("short rows", short_row_targets,
           ("all cores", all_core_targets, "speedup")]
 
 
+def _positive(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return n
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--avx2", action="store_true", help="hold NumPy and fastact to AVX2")
     p.add_argument("--keep-memory", action="store_true",
                    help="keep glibc from unmapping freed blocks (no page faults)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds to take the median of")
+    p.add_argument("--rounds", type=_positive, default=5, help="rounds to take the median of")
     p.add_argument("--groups", default=",".join(g for g, _, _ in GROUPS),
                    help="comma-separated groups to run (default: all)")
     args = p.parse_args(argv)
@@ -222,8 +229,9 @@ def main(argv=None):
     env = dict(os.environ)
     if args.avx2:
         env.update(FASTACT_ISA="avx2", NPY_ENABLE_CPU_FEATURES=NUMPY_AVX2)
-    if args.keep_memory:
-        env["GLIBC_TUNABLES"] = KEEP_MEMORY       # read by glibc at start: a new process
+    if args.keep_memory and KEEP_MEMORY not in env.get("GLIBC_TUNABLES", ""):
+        # read by glibc at start: a new process; other tunables set are kept
+        env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES"), KEEP_MEMORY]))
     if env != dict(os.environ):
         argv = sys.argv[1:] if argv is None else argv
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
@@ -252,7 +260,8 @@ def main(argv=None):
     info = _bench.machine()
     print(f"{info['cpu']}, fastact {info['variant']}, numpy {info['numpy']}"
           + "".join(f", {k} {info[k]}" for k in ("torch", "jax") if k in info)
-          + (", glibc keeping freed memory" if args.keep_memory else "")
+          + (", glibc keeping freed memory" if KEEP_MEMORY in os.environ.get("GLIBC_TUNABLES", "")
+             else "")
           + f"; medians of {args.rounds} rounds\n")
     print("| group | target | fastact | baseline | ratio (range) | goal | met |")
     print("|---|---|---|---|---|---|---|")
