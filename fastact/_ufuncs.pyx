@@ -6,8 +6,9 @@ Design: each ufunc has one float64 inner loop; NumPy does broadcasting, casting
 (int/bool/float32 in give float64 out), `out=`, `where=`, byte-swapping and
 `__array_ufunc__` dispatch, and releases the GIL around the loop. One loop function
 serves every ufunc: its `data` names the contiguous kernel from kernels.pyx and that
-kernel's signature. Contiguous operands go straight to the kernel; strided ones are
-gathered in blocks into stack buffers, so the math is written once. A broadcast `alpha`
+kernel's signature. Contiguous operands go straight to the kernel; where one is strided
+(or broadcast, stride 0) the call runs in blocks, only the strided operands through stack
+buffers, so the math is written once. A broadcast `alpha`
 (stride 0) is passed to the kernel as a scalar; one that varies goes element by element
 through the kernels' scalar formula (_math.pxd). An out that lies on an input other than
 exactly or ahead of it (reduce, accumulate) runs one element at a time (_in_order).
@@ -135,6 +136,15 @@ cdef inline void _gather(char* src, npy_intp step, double* dst, npy_intp n) noex
             dst[i] = (<double*>(src + i * step))[0]
 
 
+cdef inline const double* _operand(char* p, npy_intp step, npy_intp i, npy_intp b,
+                                   double* buf) noexcept nogil:
+    # Entries i to i + b of an input: in place when contiguous, else gathered into buf.
+    if _contig(step):
+        return <const double*>(p + i * step)
+    _gather(p + i * step, step, buf, b)
+    return buf
+
+
 cdef inline void _scatter(const double* src, char* dst, npy_intp step,
                           npy_intp n) noexcept nogil:
     cdef npy_intp i
@@ -241,6 +251,9 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
     cdef double alpha = (<double*>args[na])[0] if kn.alpha else 0.0
     cdef double ab[BLOCK]
     cdef double bb[BLOCK]
+    cdef const double* pa
+    cdef const double* pb
+    cdef double* po
     cdef bint ordered = False
     for i in range(o):
         ordered = ordered or _needs_order(args[i], steps[i], args[o], steps[o], n)
@@ -250,15 +263,16 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
         _varying_alpha(kn, args, n, steps)
     elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]):
         _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n, alpha)
-    else:                                       # strided: blocks through stack buffers
+    else:               # blocks: the strided operands through stack buffers, the rest direct
         i = 0
         while i < n:
             b = min(<npy_intp>BLOCK, n - i)
-            _gather(args[0] + i * steps[0], steps[0], ab, b)
-            if na == 2:
-                _gather(args[1] + i * steps[1], steps[1], bb, b)
-            _call(kn, ab, bb, ab, b, alpha)
-            _scatter(ab, args[o] + i * steps[o], steps[o], b)
+            pa = _operand(args[0], steps[0], i, b, ab)
+            pb = _operand(args[1], steps[1], i, b, bb) if na == 2 else NULL
+            po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else ab
+            _call(kn, pa, pb, po, b, alpha)
+            if po == ab:
+                _scatter(ab, args[o] + i * steps[o], steps[o], b)
             i += b
     _drop_flags(before)
 
