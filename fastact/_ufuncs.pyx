@@ -171,23 +171,34 @@ cdef inline void _call(const Kernel* kn, const double* a, const double* b, doubl
         (<binary_param_k>kn.k)(a, b, out, n, alpha)
 
 
-cdef void _varying_alpha(const Kernel* kn, char** args, npy_intp n,
-                         npy_intp* steps) noexcept nogil:
-    # alpha varies per element (one per channel, say): blocks of the operands gathered
-    # into stack buffers, each element through the scalar formula the kernels loop over
-    # (_math.pxd) in a loop that vectorizes. One kernel call per element was 90x slower
-    # than a scalar alpha and slower than np.where; a strided loop in place of the
-    # buffers, branching on the sign of x, 45x.
+# One call of the loop, for the pieces that kernels.split_pieces hands to threads.
+ctypedef struct Blocks:
+    const Kernel* kn
+    char** args
+    npy_intp* steps
+    double alpha
+
+
+cdef void _varying_alpha(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
+    # Entries lo to lo + m where alpha varies per element (one per channel, say): blocks
+    # of the operands gathered into stack buffers, each element through the scalar
+    # formula the kernels loop over (_math.pxd) in a loop that vectorizes. One kernel
+    # call per element was 90x slower than a scalar alpha and slower than np.where; a
+    # strided loop in place of the buffers, branching on the sign of x, 45x.
+    cdef const Blocks* c = <const Blocks*>ctx
+    cdef const Kernel* kn = c.kn
+    cdef char** args = c.args
+    cdef npy_intp* steps = c.steps
     cdef double xb[BLOCK]
     cdef double yb[BLOCK]
     cdef double ab[BLOCK]
-    cdef npy_intp i = 0, j, b
+    cdef npy_intp i = lo, j, b
     cdef int na = kn.arrays, o = kn.arrays + 1
     # The three kernels that take alpha; a new one needs its formula here too.
     cdef int which = (0 if kn.k == <void*>kernels.leaky_relu
                       else 1 if kn.k == <void*>kernels.leaky_relu_derivative else 2)
-    while i < n:
-        b = min(<npy_intp>BLOCK, n - i)
+    while i < lo + m:
+        b = min(<npy_intp>BLOCK, lo + m - i)
         _gather(args[0] + i * steps[0], steps[0], xb, b)
         _gather(args[na] + i * steps[na], steps[na], ab, b)
         if which == 0:
@@ -204,6 +215,41 @@ cdef void _varying_alpha(const Kernel* kn, char** args, npy_intp n,
         i += b
 
 
+cdef void _blocks(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
+    # Entries lo to lo + m in blocks: the strided operands (broadcast ones, stride 0,
+    # too) through stack buffers, the contiguous ones in place.
+    cdef const Blocks* c = <const Blocks*>ctx
+    cdef const Kernel* kn = c.kn
+    cdef char** args = c.args
+    cdef npy_intp* steps = c.steps
+    cdef int na = kn.arrays, o = kn.arrays + kn.alpha
+    cdef double ab[BLOCK]
+    cdef double bb[BLOCK]
+    cdef const double* pa
+    cdef const double* pb
+    cdef double* po
+    cdef npy_intp i = lo, b
+    while i < lo + m:
+        b = min(<npy_intp>BLOCK, lo + m - i)
+        pa = _operand(args[0], steps[0], i, b, ab)
+        pb = _operand(args[1], steps[1], i, b, bb) if na == 2 else NULL
+        po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else ab
+        _call(kn, pa, pb, po, b, c.alpha)
+        if po == ab:
+            _scatter(ab, args[o] + i * steps[o], steps[o], b)
+        i += b
+
+
+cdef inline bint _overlap(char* a, npy_intp sa, char* o, npy_intp so,
+                          npy_intp n) noexcept nogil:
+    # Whether n entries at a (stride sa) and at o (stride so) share any byte.
+    cdef char* a0 = a + (0 if sa >= 0 else (n - 1) * sa)
+    cdef char* o0 = o + (0 if so >= 0 else (n - 1) * so)
+    cdef char* a1 = a0 + (n - 1) * (sa if sa >= 0 else -sa) + sizeof(double)
+    cdef char* o1 = o0 + (n - 1) * (so if so >= 0 else -so) + sizeof(double)
+    return n > 0 and a0 < o1 and o0 < a1
+
+
 cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
                               npy_intp n) noexcept nogil:
     # Whether out (o, stride so) lies on input a so that only element-by-element order
@@ -212,13 +258,7 @@ cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
     # overlap but the one NumPy itself passes uncopied as safe in order: strides of one
     # sign, |sa| >= |so|, a at or past o along them (exact aliasing included), where
     # writing out[k] overwrites only in[j], j <= k, which every path has read by then.
-    cdef npy_intp lo_a = 0 if sa >= 0 else (n - 1) * sa
-    cdef npy_intp lo_o = 0 if so >= 0 else (n - 1) * so
-    cdef char* a0 = a + lo_a
-    cdef char* o0 = o + lo_o
-    cdef char* a1 = a0 + (n - 1) * (sa if sa >= 0 else -sa) + sizeof(double)
-    cdef char* o1 = o0 + (n - 1) * (so if so >= 0 else -so) + sizeof(double)
-    if n <= 1 or a1 <= o0 or o1 <= a0:
+    if n <= 1 or not _overlap(a, sa, o, so, n):
         return False
     if so == 0:
         return True
@@ -247,33 +287,30 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
     cdef const Kernel* kn = <const Kernel*>data
     cdef int before = _flags()
     cdef int na = kn.arrays, o = kn.arrays + kn.alpha
-    cdef npy_intp n = dims[0], i, b
-    cdef double alpha = (<double*>args[na])[0] if kn.alpha else 0.0
-    cdef double ab[BLOCK]
-    cdef double bb[BLOCK]
-    cdef const double* pa
-    cdef const double* pb
-    cdef double* po
-    cdef bint ordered = False
+    cdef npy_intp n = dims[0], i
+    cdef Blocks c
+    cdef bint ordered = False, apart = True
+    c.kn = kn
+    c.args = args
+    c.steps = steps
+    c.alpha = (<double*>args[na])[0] if kn.alpha else 0.0
     for i in range(o):
         ordered = ordered or _needs_order(args[i], steps[i], args[o], steps[o], n)
+        apart = apart and (not _overlap(args[i], steps[i], args[o], steps[o], n)
+                           or (args[i] == args[o] and steps[i] == steps[o]))
     if ordered:
         _in_order(kn, args, n, steps)
+    elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]) and not (
+            kn.alpha and steps[na] != 0):
+        _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n,
+              c.alpha)
+    elif apart:         # blocks, on threads when large (as many as a contiguous call)
+        kernels.split_pieces(_varying_alpha if kn.alpha and steps[na] != 0 else _blocks,
+                             &c, n, True)
     elif kn.alpha and steps[na] != 0:
-        _varying_alpha(kn, args, n, steps)
-    elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]):
-        _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n, alpha)
-    else:               # blocks: the strided operands through stack buffers, the rest direct
-        i = 0
-        while i < n:
-            b = min(<npy_intp>BLOCK, n - i)
-            pa = _operand(args[0], steps[0], i, b, ab)
-            pb = _operand(args[1], steps[1], i, b, bb) if na == 2 else NULL
-            po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else ab
-            _call(kn, pa, pb, po, b, alpha)
-            if po == ab:
-                _scatter(ab, args[o] + i * steps[o], steps[o], b)
-            i += b
+        _varying_alpha(&c, 0, n)
+    else:               # an out NumPy passes on its input as safe in order: one thread
+        _blocks(&c, 0, n)
     _drop_flags(before)
 
 

@@ -58,6 +58,11 @@ cdef void softmax_backward_rows(const double* grad_output, const double* output,
 cdef void log_softmax_backward_rows(const double* grad_output, const double* output,
                                     double* out, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
 
+# For fastact's own ufunc loop, not a kernel: piece(ctx, lo, m) over n entries, whole or
+# in pieces on the thread team as the kernels split (cheap: no exp, twice the threshold).
+ctypedef void (*piece_k)(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil
+cdef void split_pieces(piece_k piece, void* ctx, Py_ssize_t n, bint cheap) noexcept nogil
+
 # Over a non-last axis without transposing: `outer` blocks of n rows x m columns
 # (C-contiguous, block b at offset b * n * m); each column of each block is one slice.
 cdef void softmax_cols(const double* x, double* out, Py_ssize_t outer, Py_ssize_t n,

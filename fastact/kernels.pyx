@@ -308,6 +308,22 @@ cdef inline void _split(void* k, int kind, const double* a, const double* b, dou
     fastact_end_team()
 
 
+cdef void split_pieces(piece_k piece, void* ctx, Py_ssize_t n, bint cheap) noexcept nogil:
+    # piece(ctx, lo, m) over n entries, whole or in equal pieces on an OpenMP team, as
+    # _split does for the contiguous kernels: _ufuncs' loop over strided operands.
+    cdef int nt = _team(n // 2 if cheap else n)
+    cdef Py_ssize_t p, i, lo
+    if nt == 1:
+        piece(ctx, 0, n)
+        return
+    p = _piece(n, nt)
+    for i in prange(nt, num_threads=nt, schedule="static"):
+        lo = i * p
+        if lo < n:
+            piece(ctx, lo, min(p, n - lo))
+    fastact_end_team()
+
+
 cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n,
                         bint cheap=False) noexcept nogil:
     _split(<void*>k, 0, x, NULL, out, n, 0.0, cheap)

@@ -376,7 +376,11 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             fa.softmax(x), fa.log_softmax(x),              # long rows: chunks on threads
             fa.softmax(x[:200_000].reshape(2, -1)), fa.log_softmax(x[1:].reshape(2, -1)),
             fa.softmax_backward(g, fa.softmax(x)),
-            fa.log_softmax_backward(g, fa.log_softmax(x))]
+            fa.log_softmax_backward(g, fa.log_softmax(x))] + [
+            # strided and broadcast operands: blocks through buffers, split as well
+            f(x[::2]) for f in ELEMENTWISE] + [
+            fa.sigmoid_backward(g[::-1], 0.3), fa.relu_backward(g, x[::-1]),
+            fa.leaky_relu(x, g), fa.leaky_relu_backward(g[:-1:2], x[:-1:2], g[1::2])]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()
