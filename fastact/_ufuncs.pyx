@@ -180,11 +180,12 @@ ctypedef struct Blocks:
 
 
 cdef void _varying_alpha(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
-    # Entries lo to lo + m where alpha varies per element (one per channel, say): blocks
-    # of the operands gathered into stack buffers, each element through the scalar
-    # formula the kernels loop over (_math.pxd) in a loop that vectorizes. One kernel
-    # call per element was 90x slower than a scalar alpha and slower than np.where; a
-    # strided loop in place of the buffers, branching on the sign of x, 45x.
+    # Entries lo to lo + m where alpha varies per element (one per channel, say): in
+    # blocks, each element through the scalar formula the kernels loop over (_math.pxd)
+    # in a loop that vectorizes, the strided operands through stack buffers as in
+    # _blocks. One kernel call per element was 90x slower than a scalar alpha and slower
+    # than np.where; a strided loop in place of the buffers, branching on the sign of x,
+    # 45x.
     cdef const Blocks* c = <const Blocks*>ctx
     cdef const Kernel* kn = c.kn
     cdef char** args = c.args
@@ -192,6 +193,10 @@ cdef void _varying_alpha(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
     cdef double xb[BLOCK]
     cdef double yb[BLOCK]
     cdef double ab[BLOCK]
+    cdef const double* px
+    cdef const double* py
+    cdef const double* pal
+    cdef double* po
     cdef npy_intp i = lo, j, b
     cdef int na = kn.arrays, o = kn.arrays + 1
     # The three kernels that take alpha; a new one needs its formula here too.
@@ -199,19 +204,21 @@ cdef void _varying_alpha(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
                       else 1 if kn.k == <void*>kernels.leaky_relu_derivative else 2)
     while i < lo + m:
         b = min(<npy_intp>BLOCK, lo + m - i)
-        _gather(args[0] + i * steps[0], steps[0], xb, b)
-        _gather(args[na] + i * steps[na], steps[na], ab, b)
+        px = _operand(args[0], steps[0], i, b, xb)
+        pal = _operand(args[na], steps[na], i, b, ab)
+        po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else xb
         if which == 0:
             for j in range(b):
-                xb[j] = f_leaky_relu(xb[j], ab[j])
+                po[j] = f_leaky_relu(px[j], pal[j])
         elif which == 1:
             for j in range(b):
-                xb[j] = d_leaky_relu(xb[j], ab[j])
+                po[j] = d_leaky_relu(px[j], pal[j])
         else:
-            _gather(args[1] + i * steps[1], steps[1], yb, b)
+            py = _operand(args[1], steps[1], i, b, yb)
             for j in range(b):
-                xb[j] = b_leaky_relu(xb[j], yb[j], ab[j])
-        _scatter(xb, args[o] + i * steps[o], steps[o], b)
+                po[j] = b_leaky_relu(px[j], py[j], pal[j])
+        if po == xb:
+            _scatter(xb, args[o] + i * steps[o], steps[o], b)
         i += b
 
 
@@ -298,6 +305,7 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
         ordered = ordered or _needs_order(args[i], steps[i], args[o], steps[o], n)
         apart = apart and (not _overlap(args[i], steps[i], args[o], steps[o], n)
                            or (args[i] == args[o] and steps[i] == steps[o]))
+    apart = apart and steps[o] != 0     # an out of one entry: the last write wins
     if ordered:
         _in_order(kn, args, n, steps)
     elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]) and not (

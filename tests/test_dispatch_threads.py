@@ -418,6 +418,20 @@ def test_shifted_out_on_threads(threads, nthreads, shift):
             assert_array_equal(a[:-shift], want)
 
 
+def test_stride_zero_out_takes_the_last_entry(threads):
+    # An out of one entry repeated (stride 0, writable): NumPy's order leaves the last
+    # entry's result there, so such a call must not be split across threads.
+    if not (kernels.has_openmp() and (os.cpu_count() or 1) > 1):
+        pytest.skip("one thread only here: no split to test")
+    fa.set_num_threads(2)
+    x = np.arange(200_000.0) - 100_000.0
+    for f in (fa.relu, fa.sigmoid):
+        for _ in range(50):
+            buf = np.zeros(2)
+            f(x[::2], out=np.lib.stride_tricks.as_strided(buf, (100_000,), (0,)))
+            assert buf[0] == f(x[-2])
+
+
 def test_set_num_threads(threads):
     fa.set_num_threads(1)
     assert fa.get_num_threads() == 1
