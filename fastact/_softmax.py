@@ -58,9 +58,9 @@ def _axes(name, axis, ndim):
     if ndim == 0:
         # A 0-d input is one slice: axis 0 or -1 as NumPy's reductions (and SciPy's
         # softmax) take them there.
-        for a in parts:
-            if operator.index(a) not in (0, -1):
-                raise AxisError(operator.index(a), 0, name)
+        for a in map(operator.index, parts):
+            if a not in (0, -1):
+                raise AxisError(a, 0, name)
         normalize_axis_tuple(axis, 1, name)        # repeated axes
         return ()
     return tuple(sorted(normalize_axis_tuple(axis, ndim, name)))

@@ -176,55 +176,17 @@ ctypedef struct Blocks:
     const Kernel* kn
     char** args
     npy_intp* steps
-    double alpha
-
-
-cdef void _varying_alpha(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
-    # Entries lo to lo + m where alpha varies per element (one per channel, say): in
-    # blocks, each element through the scalar formula the kernels loop over (_math.pxd)
-    # in a loop that vectorizes, the strided operands through stack buffers as in
-    # _blocks. One kernel call per element was 90x slower than a scalar alpha and slower
-    # than np.where; a strided loop in place of the buffers, branching on the sign of x,
-    # 45x.
-    cdef const Blocks* c = <const Blocks*>ctx
-    cdef const Kernel* kn = c.kn
-    cdef char** args = c.args
-    cdef npy_intp* steps = c.steps
-    cdef double xb[BLOCK]
-    cdef double yb[BLOCK]
-    cdef double ab[BLOCK]
-    cdef const double* px
-    cdef const double* py
-    cdef const double* pal
-    cdef double* po
-    cdef npy_intp i = lo, j, b
-    cdef int na = kn.arrays, o = kn.arrays + 1
-    # The three kernels that take alpha; a new one needs its formula here too.
-    cdef int which = (0 if kn.k == <void*>kernels.leaky_relu
-                      else 1 if kn.k == <void*>kernels.leaky_relu_derivative else 2)
-    while i < lo + m:
-        b = min(<npy_intp>BLOCK, lo + m - i)
-        px = _operand(args[0], steps[0], i, b, xb)
-        pal = _operand(args[na], steps[na], i, b, ab)
-        po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else xb
-        if which == 0:
-            for j in range(b):
-                po[j] = f_leaky_relu(px[j], pal[j])
-        elif which == 1:
-            for j in range(b):
-                po[j] = d_leaky_relu(px[j], pal[j])
-        else:
-            py = _operand(args[1], steps[1], i, b, yb)
-            for j in range(b):
-                po[j] = b_leaky_relu(px[j], py[j], pal[j])
-        if po == xb:
-            _scatter(xb, args[o] + i * steps[o], steps[o], b)
-        i += b
+    double alpha        # a broadcast alpha; unused where it varies
+    int varying         # -1, or which kernel's formula a per-element alpha goes through
 
 
 cdef void _blocks(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
     # Entries lo to lo + m in blocks: the strided operands (broadcast ones, stride 0,
-    # too) through stack buffers, the contiguous ones in place.
+    # too) through stack buffers, the contiguous ones in place. An alpha that varies per
+    # element (one per channel, say) takes the scalar formula the kernels loop over
+    # (_math.pxd) in a loop that vectorizes: one kernel call per element was 90x slower
+    # than a scalar alpha and slower than np.where; a strided loop in place of the
+    # buffers, branching on the sign of x, 45x.
     cdef const Blocks* c = <const Blocks*>ctx
     cdef const Kernel* kn = c.kn
     cdef char** args = c.args
@@ -232,16 +194,30 @@ cdef void _blocks(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
     cdef int na = kn.arrays, o = kn.arrays + kn.alpha
     cdef double ab[BLOCK]
     cdef double bb[BLOCK]
+    cdef double alb[BLOCK]
     cdef const double* pa
     cdef const double* pb
+    cdef const double* pal
     cdef double* po
-    cdef npy_intp i = lo, b
+    cdef npy_intp i = lo, j, b
     while i < lo + m:
         b = min(<npy_intp>BLOCK, lo + m - i)
         pa = _operand(args[0], steps[0], i, b, ab)
         pb = _operand(args[1], steps[1], i, b, bb) if na == 2 else NULL
         po = <double*>(args[o] + i * steps[o]) if _contig(steps[o]) else ab
-        _call(kn, pa, pb, po, b, c.alpha)
+        if c.varying < 0:
+            _call(kn, pa, pb, po, b, c.alpha)
+        else:
+            pal = _operand(args[na], steps[na], i, b, alb)
+            if c.varying == 0:
+                for j in range(b):
+                    po[j] = f_leaky_relu(pa[j], pal[j])
+            elif c.varying == 1:
+                for j in range(b):
+                    po[j] = d_leaky_relu(pa[j], pal[j])
+            else:
+                for j in range(b):
+                    po[j] = b_leaky_relu(pa[j], pb[j], pal[j])
         if po == ab:
             _scatter(ab, args[o] + i * steps[o], steps[o], b)
         i += b
@@ -257,21 +233,18 @@ cdef inline bint _overlap(char* a, npy_intp sa, char* o, npy_intp so,
     return n > 0 and a0 < o1 and o0 < a1
 
 
-cdef inline bint _needs_order(char* a, npy_intp sa, char* o, npy_intp so,
-                              npy_intp n) noexcept nogil:
-    # Whether out (o, stride so) lies on input a so that only element-by-element order
-    # gives what NumPy asks of a loop: a reduction's accumulator (so = 0, a = o), an
-    # accumulate's out one entry behind its input (in[k + 1] is out[k]), or any other
-    # overlap but the one NumPy itself passes uncopied as safe in order: strides of one
-    # sign, |sa| >= |so|, a at or past o along them (exact aliasing included), where
-    # writing out[k] overwrites only in[j], j <= k, which every path has read by then.
-    if n <= 1 or not _overlap(a, sa, o, so, n):
-        return False
-    if so == 0:
-        return True
+cdef inline bint _in_order_safe(char* a, npy_intp sa, char* o, npy_intp so) noexcept nogil:
+    # For an out (o, stride so) that overlaps input a: whether the blocks may take it,
+    # as NumPy itself passes it uncopied: strides of one sign, |sa| >= |so|, a at or past
+    # o along them (exact aliasing included), where writing out[k] overwrites only
+    # in[j], j <= k, which every path has read by then. Not a reduction's accumulator
+    # (so = 0, a = o) nor an accumulate's out one entry behind its input (in[k + 1] is
+    # out[k]): those need element-by-element order.
     if so > 0:
-        return not (sa >= so and a >= o)
-    return not (sa <= so and a <= o)
+        return sa >= so and a >= o
+    if so < 0:
+        return sa <= so and a <= o
+    return False
 
 
 cdef void _in_order(const Kernel* kn, char** args, npy_intp n,
@@ -296,27 +269,30 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
     cdef int na = kn.arrays, o = kn.arrays + kn.alpha
     cdef npy_intp n = dims[0], i
     cdef Blocks c
-    cdef bint ordered = False, apart = True
+    # ordered: an input lies under out so that only element order is right; apart: out
+    # shares no byte with any input but the one it is exactly (threads may split it)
+    cdef bint ordered = False, apart = steps[o] != 0 or n <= 1
     c.kn = kn
     c.args = args
     c.steps = steps
     c.alpha = (<double*>args[na])[0] if kn.alpha else 0.0
+    c.varying = -1
+    if kn.alpha and steps[na] != 0:
+        # The three kernels that take alpha; a new one needs its formula in _blocks too.
+        c.varying = (0 if kn.k == <void*>kernels.leaky_relu
+                     else 1 if kn.k == <void*>kernels.leaky_relu_derivative else 2)
     for i in range(o):
-        ordered = ordered or _needs_order(args[i], steps[i], args[o], steps[o], n)
-        apart = apart and (not _overlap(args[i], steps[i], args[o], steps[o], n)
-                           or (args[i] == args[o] and steps[i] == steps[o]))
-    apart = apart and steps[o] != 0     # an out of one entry: the last write wins
+        if n > 1 and _overlap(args[i], steps[i], args[o], steps[o], n):
+            ordered = ordered or not _in_order_safe(args[i], steps[i], args[o], steps[o])
+            apart = apart and args[i] == args[o] and steps[i] == steps[o]
     if ordered:
         _in_order(kn, args, n, steps)
-    elif _contig(steps[0]) and (na == 1 or _contig(steps[1])) and _contig(steps[o]) and not (
-            kn.alpha and steps[na] != 0):
+    elif (c.varying < 0 and _contig(steps[0]) and (na == 1 or _contig(steps[1]))
+            and _contig(steps[o])):
         _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n,
               c.alpha)
     elif apart:         # blocks, on threads when large (as many as a contiguous call)
-        kernels.split_pieces(_varying_alpha if kn.alpha and steps[na] != 0 else _blocks,
-                             &c, n, True)
-    elif kn.alpha and steps[na] != 0:
-        _varying_alpha(&c, 0, n)
+        kernels.split_pieces(_blocks, &c, n, True)
     else:               # an out NumPy passes on its input as safe in order: one thread
         _blocks(&c, 0, n)
     _drop_flags(before)

@@ -262,7 +262,8 @@ ctypedef struct Call:
     double alpha
 
 
-cdef inline void _call_piece(const Call* c, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
+cdef void _call_piece(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
+    cdef const Call* c = <const Call*>ctx
     if c.kind == 0:
         (<unary_k>c.k)(c.a + lo, c.out + lo, m)
     elif c.kind == 1:
@@ -271,6 +272,23 @@ cdef inline void _call_piece(const Call* c, Py_ssize_t lo, Py_ssize_t m) noexcep
         (<binary_k>c.k)(c.a + lo, c.b + lo, c.out + lo, m)
     else:
         (<binary_param_k>c.k)(c.a + lo, c.b + lo, c.out + lo, m, c.alpha)
+
+
+cdef void split_pieces(piece_k piece, void* ctx, Py_ssize_t n, bint cheap) noexcept nogil:
+    # piece(ctx, lo, m) over n entries, whole or in equal pieces on an OpenMP team;
+    # `cheap`: work without an exp (see MIN_PER_THREAD). The contiguous kernels (_split)
+    # and _ufuncs' loop over strided operands.
+    cdef int nt = _team(n // 2 if cheap else n)
+    cdef Py_ssize_t p, i, lo
+    if nt == 1:
+        piece(ctx, 0, n)
+        return
+    p = _piece(n, nt)
+    for i in prange(nt, num_threads=nt, schedule="static"):
+        lo = i * p
+        if lo < n:
+            piece(ctx, lo, min(p, n - lo))
+    fastact_end_team()
 
 
 cdef inline bint _shifted(const double* out, const double* x, Py_ssize_t n) noexcept nogil:
@@ -284,44 +302,19 @@ cdef inline bint _shifted(const double* out, const double* x, Py_ssize_t n) noex
 
 cdef inline void _split(void* k, int kind, const double* a, const double* b, double* out,
                         Py_ssize_t n, double alpha, bint cheap) noexcept nogil:
-    # The whole call, or equal pieces of it on an OpenMP team; `cheap`: a kernel without
-    # an exp (see MIN_PER_THREAD). An out shifted against an input runs on one thread.
+    # The whole call, or equal pieces of it on an OpenMP team (split_pieces); an out
+    # shifted against an input runs on one thread.
     cdef Call c
-    cdef int nt = 1
-    if not (_shifted(out, a, n) or _shifted(out, b, n)):
-        nt = _team(n // 2 if cheap else n)
-    cdef Py_ssize_t p, i, lo
     c.k = k
     c.kind = kind
     c.a = a
     c.b = b
     c.out = out
     c.alpha = alpha
-    if nt == 1:
+    if _shifted(out, a, n) or _shifted(out, b, n):
         _call_piece(&c, 0, n)
-        return
-    p = _piece(n, nt)
-    for i in prange(nt, num_threads=nt, schedule="static"):
-        lo = i * p
-        if lo < n:
-            _call_piece(&c, lo, min(p, n - lo))
-    fastact_end_team()
-
-
-cdef void split_pieces(piece_k piece, void* ctx, Py_ssize_t n, bint cheap) noexcept nogil:
-    # piece(ctx, lo, m) over n entries, whole or in equal pieces on an OpenMP team, as
-    # _split does for the contiguous kernels: _ufuncs' loop over strided operands.
-    cdef int nt = _team(n // 2 if cheap else n)
-    cdef Py_ssize_t p, i, lo
-    if nt == 1:
-        piece(ctx, 0, n)
-        return
-    p = _piece(n, nt)
-    for i in prange(nt, num_threads=nt, schedule="static"):
-        lo = i * p
-        if lo < n:
-            piece(ctx, lo, min(p, n - lo))
-    fastact_end_team()
+    else:
+        split_pieces(_call_piece, &c, n, cheap)
 
 
 cdef inline void _unary(unary_k k, const double* x, double* out, Py_ssize_t n,

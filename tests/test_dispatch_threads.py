@@ -18,6 +18,8 @@ from _reference import (LONG_DOUBLE_OK, MP, accuracy_points, ld_reference, ld_ul
 
 VARIANTS = kernels.supported_variants()
 BOUNDS = {"sigmoid": 2, "tanh": 2, "sigmoid_derivative": 4, "tanh_derivative": 4}
+# whether a call can be split here at all (OpenMP in the build, a second core)
+SPLITS = kernels.has_openmp() and (os.cpu_count() or 1) > 1
 ELEMENTWISE = [fa.sigmoid, fa.tanh, fa.relu, fa.leaky_relu, fa.sigmoid_derivative,
                fa.tanh_derivative, fa.relu_derivative, fa.leaky_relu_derivative]
 
@@ -395,7 +397,7 @@ def test_shifted_out_on_threads(threads, nthreads, shift):
     # shift np.tanh(a[1:], out=a[:-1])); split across threads, each piece's last entries
     # read the input after the next piece had written over it. Above every threading
     # threshold (the ReLUs' and backward products' is twice the others').
-    if nthreads > 1 and not (kernels.has_openmp() and (os.cpu_count() or 1) > 1):
+    if nthreads > 1 and not SPLITS:
         pytest.skip("one thread only here: no split to test")
     fa.set_num_threads(nthreads)
     rng = np.random.default_rng(12)
@@ -421,7 +423,7 @@ def test_shifted_out_on_threads(threads, nthreads, shift):
 def test_stride_zero_out_takes_the_last_entry(threads):
     # An out of one entry repeated (stride 0, writable): NumPy's order leaves the last
     # entry's result there, so such a call must not be split across threads.
-    if not (kernels.has_openmp() and (os.cpu_count() or 1) > 1):
+    if not SPLITS:
         pytest.skip("one thread only here: no split to test")
     fa.set_num_threads(2)
     x = np.arange(200_000.0) - 100_000.0

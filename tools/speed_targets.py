@@ -26,6 +26,7 @@ import numpy as np
 
 import fastact as fa
 from fastact import _bench, _impls
+from fastact.__main__ import _positive
 
 NUMPY_AVX2 = "SSE SSE2 SSE3 SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2"
 KEEP_MEMORY = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
@@ -204,13 +205,6 @@ GROUPS = [("NumPy", numpy_targets, "speedup"), ("short rows", short_row_targets,
           ("threads", thread_targets, "speedup"),
           ("overhead", overhead_targets, "cost"), ("peers", peer_targets, "speedup"),
           ("all cores", all_core_targets, "speedup")]
-
-
-def _positive(text):
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return n
 
 
 def main(argv=None):
