@@ -15,10 +15,11 @@ __all__ = ["leaky_relu", "leaky_relu_derivative", "leaky_relu_backward"]
 
 
 # The default alpha as a read-only 0-d float64 array. NumPy resolves a ufunc call with a
-# Python float operand through its scalar-promotion path, about 0.25 us; the ufuncs
-# compute in float64 only ('dd->d'), so for plain ndarray inputs, without out= or other
-# keywords, a float alpha is passed as the same value in a 0-d array. Any other call
-# gets alpha as given: subclasses, __array_ufunc__ and __array_wrap__ objects may
+# Python float operand through its scalar-promotion path, about 0.25 us, and into the
+# all-float64 loop, so a float32 x would reach it through NumPy's casting buffers; a
+# float64 alpha array matches the loops exactly ('dd->d', 'fd->d'). So for plain ndarray
+# inputs (and out), a float alpha is passed as the same value in a 0-d array. Any other
+# call gets alpha as given: subclasses, __array_ufunc__ and __array_wrap__ objects may
 # dispatch or wrap by the operands' types. The default is recognised by identity and the
 # names are bound here, a good part of a small call's cost: leaky_relu on 10 entries
 # takes 1.38-1.39x np.tanh's time (tools/speed_targets.py --groups overhead), where the
@@ -42,11 +43,17 @@ def _unary(ufunc: np.ufunc, name: str) -> _LeakyUnary:
     # leaky_relu and leaky_relu_derivative: one input and alpha.
     def wrapper(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                 **kwargs: Any) -> Any:
-        if out is None and not kwargs and type(x) is _NDARRAY:
-            if alpha is _DEFAULT:
-                return ufunc(x, _ALPHA)
-            if type(alpha) is float:
-                return ufunc(x, _ARRAY(alpha))
+        if type(x) is _NDARRAY:
+            if out is None and not kwargs:
+                if alpha is _DEFAULT:
+                    return ufunc(x, _ALPHA)
+                if type(alpha) is float:
+                    return ufunc(x, _ARRAY(alpha))
+            elif out is None or type(out) is _NDARRAY:
+                if alpha is _DEFAULT:
+                    alpha = _ALPHA
+                elif type(alpha) is float:
+                    alpha = _ARRAY(alpha)
         return ufunc(x, alpha, out=out, **kwargs)
     wrapper.__name__ = wrapper.__qualname__ = name
     return cast(_LeakyUnary, wrapper)
@@ -60,12 +67,17 @@ _LEAKY_B = _ufuncs.leaky_relu_backward
 def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike,
                         alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                         **kwargs: Any) -> Any:
-    if (out is None and not kwargs and type(grad_output) is _NDARRAY
-            and type(output) is _NDARRAY):
-        if alpha is _DEFAULT:
-            return _LEAKY_B(grad_output, output, _ALPHA)
-        if type(alpha) is float:
-            return _LEAKY_B(grad_output, output, _ARRAY(alpha))
+    if type(grad_output) is _NDARRAY and type(output) is _NDARRAY:
+        if out is None and not kwargs:
+            if alpha is _DEFAULT:
+                return _LEAKY_B(grad_output, output, _ALPHA)
+            if type(alpha) is float:
+                return _LEAKY_B(grad_output, output, _ARRAY(alpha))
+        elif out is None or type(out) is _NDARRAY:
+            if alpha is _DEFAULT:
+                alpha = _ALPHA
+            elif type(alpha) is float:
+                alpha = _ARRAY(alpha)
     return _LEAKY_B(grad_output, output, alpha, out=out, **kwargs)
 
 

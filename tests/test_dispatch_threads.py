@@ -362,6 +362,7 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
     x = rng.uniform(-30, 30, 300_001)        # above the threading threshold, odd length
     g = rng.normal(size=x.shape)
     rows = rng.normal(scale=4, size=(600, 500))
+    x32, g32 = x.astype(np.float32), g.astype(np.float32)
     short = rng.normal(scale=4, size=(7001, 10))     # the short-row path, odd batch
     short[3500] = -np.inf                            # rows with the other exp reduction,
     short[3511, 0] = 2500.0                          # where the threads' runs meet
@@ -382,7 +383,10 @@ def test_results_do_not_depend_on_threads(threads, nthreads):
             # strided and broadcast operands: blocks through buffers, split as well
             f(x[::2]) for f in ELEMENTWISE] + [
             fa.sigmoid_backward(g[::-1], 0.3), fa.relu_backward(g, x[::-1]),
-            fa.leaky_relu(x, g), fa.leaky_relu_backward(g[:-1:2], x[:-1:2], g[1::2])]
+            fa.leaky_relu(x, g), fa.leaky_relu_backward(g[:-1:2], x[:-1:2], g[1::2])] + [
+            # float32 widened in blocks
+            f(x32) for f in ELEMENTWISE] + [
+            fa.sigmoid_backward(g32, x), fa.leaky_relu_backward(g32[::-1], x, 0.2)]
     want = run()
     fa.set_num_threads(nthreads)
     got = run()

@@ -21,11 +21,11 @@ RNG = np.random.default_rng(7)
 
 
 def test_elementwise_are_ufuncs():
-    for f in UNARY + BINARY:
+    # float64 in, and the first input float32 (widened in the loop), float64 out
+    for f in UNARY + BINARY + [g.ufunc for g in LEAKY + [fa.leaky_relu_backward]]:
         assert isinstance(f, np.ufunc)
-        assert f.nout == 1 and f.types == [f.nin * "d" + "->d"]
-    for f in LEAKY + [fa.leaky_relu_backward]:
-        assert isinstance(f.ufunc, np.ufunc)
+        assert f.nout == 1
+        assert f.types == [f.nin * "d" + "->d", "f" + (f.nin - 1) * "d" + "->d"]
 
 
 @pytest.mark.parametrize("f", UNARY + LEAKY)
@@ -121,6 +121,55 @@ def test_reduce_and_accumulate_chain_in_order(f, n):
     two = np.stack([x, x[::-1]])                     # along an axis of stride 2 entries
     assert_array_equal(f.accumulate(two, axis=0), np.stack([x, f(x, x[::-1])]))
     assert_array_equal(f.reduce(two.T.copy(), axis=1), f(x, x[::-1]))
+
+
+@pytest.mark.parametrize("f", UNARY + BINARY + LEAKY + [fa.leaky_relu_backward])
+@pytest.mark.parametrize("n", [1, 255, 257, 1300, 200_001])
+def test_float32_first_input(f, n):
+    # The float32 loop widens x (or grad_output) block by block, through the blocks'
+    # buffers and on threads when large: every layout gives the float64 loop's bits on
+    # the widened input. 255/257: around a block; 200_001: above the threads' threshold.
+    nin = f.nin if isinstance(f, np.ufunc) else f.ufunc.nin - 1
+    x = RNG.uniform(-30, 30, 2 * n).astype(np.float32)
+    x[::7] = np.float32(0.0)
+    others = [RNG.uniform(-0.9, 0.9, 2 * n) for _ in range(nin - 1)]
+    def both(x32, *rest, **kw):
+        # f on the float32 input, and the float64 loop on its widened copy
+        return f(x32, *rest, **kw), f(x32.astype(np.float64), *rest)
+    for sl in (slice(0, n), slice(1, 2 * n, 2), slice(n - 1 if n > 1 else None, None, -1)):
+        got, want = both(x[sl], *[o[sl] for o in others])
+        assert got.dtype == np.float64
+        assert_array_equal(got, want)
+    rest = [o[:n] for o in others]
+    out = np.full(2 * n, 5.0)
+    got, want = both(x[:n], *rest, out=out[::2])             # a strided out
+    assert_array_equal(out[::2], want)
+    assert_array_equal(out[1::2], 5.0)
+    out32 = np.empty(n, np.float32)                           # cast on the way out
+    assert_array_equal(f(x[:n], *rest, out=out32), want.astype(np.float32))
+    got, want = both(x[:n].astype(">f4"), *rest)              # byte-swapped, by NumPy
+    assert_array_equal(got, want)
+    if isinstance(f, np.ufunc) and f.nin == 2:                # grad_output broadcast
+        got, want = both(x[:1], *rest)
+        assert_array_equal(got, want)
+    # an out on the float32 input's own bytes: each float64 entry over the input entry
+    # of the same index (exact, as NumPy passes it), or a shift; safe-in-order or copied
+    for start, step in ((0, 2), (1, 2), (0, 1), (3, 1), (2, 3)):
+        buf = RNG.uniform(-30, 30, 6 * n + 8).astype(np.float32).view(np.float64)
+        x32 = buf.view(np.float32)[start::step][:n]
+        want = f(x32.astype(np.float64), *rest)
+        f(x32, *rest, out=buf[:n])
+        assert_array_equal(buf[:n], want)
+
+
+@pytest.mark.parametrize("f", BINARY + [fa.leaky_relu.ufunc, fa.leaky_relu_derivative.ufunc])
+def test_float32_reduce_and_accumulate(f):
+    # The float32 loop takes only the first input as float32, so NumPy's reduce and
+    # accumulate (which need the accumulator's dtype to be the input's) do not match it
+    # and run in float64, as before it existed.
+    x = RNG.uniform(-1.5, 1.5, 1300).astype(np.float32)
+    assert_array_equal(f.accumulate(x), f.accumulate(x.astype(np.float64)))
+    assert_array_equal(f.reduce(x), f.reduce(x.astype(np.float64)))
 
 
 @pytest.mark.parametrize("f", UNARY + BINARY + LEAKY)
