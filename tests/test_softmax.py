@@ -193,6 +193,37 @@ def test_out_and_in_place(func, axis, shape):
     assert_array_equal(out32, want.astype(np.float32))
 
 
+@pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
+@pytest.mark.parametrize("axis", [-1, 0, 1, (0, 2), None])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float16, ">f8"])
+def test_converted_input_normalised_in_its_result(func, axis, dtype):
+    # An input that needs converting is copied into the result (or out) and normalised
+    # there in place: the values of the float64 call on the converted input, in every
+    # layout, into every kind of out, and over its own bytes.
+    x = RNG.normal(scale=5, size=(4, 5, 300)).astype(dtype)
+    x64 = x.astype(np.float64)
+    want = func(x64, axis=axis)
+    for v, w in ((x, want), (x[:, ::-1], func(x64[:, ::-1], axis=axis)),
+                 (np.asfortranarray(x), want), (x.transpose(1, 0, 2), None)):
+        w = func(np.array(v, dtype=np.float64), axis=axis) if w is None else w
+        got = func(v, axis=axis)
+        assert got.dtype == np.float64
+        assert_array_equal(got, w)
+        for out in (np.empty(v.shape), np.empty(v.shape, order="F"),
+                    np.empty(v.shape, dtype=np.float32)):
+            assert func(v, axis=axis, out=out) is out
+            assert_array_equal(out, w.astype(out.dtype))
+    if np.dtype(dtype).itemsize < 8:
+        # the input a view of out's own buffer, from its start and from further in
+        for start in (0, 1):
+            buf = np.zeros(x.size * 2 + 8)
+            v = buf.view(x.dtype)[start:start + x.size].reshape(x.shape)
+            v[...] = x
+            out = buf[:x.size].reshape(x.shape)
+            assert func(v, axis=axis, out=out) is out
+            assert_array_equal(out, want)
+
+
 def test_out_partially_overlapping_input():
     base = RNG.normal(size=12)
     x, out = base[:8], base[4:]
