@@ -69,8 +69,9 @@ cdef extern from *:
             }
             if (len < 0) {
                 PyErr_Format(PyExc_TypeError,
-                             "%s: computes in float64; dtype= or signature= must "
-                             "be float64", ufunc->name);
+                             "%s: the loops give float64 from float64 inputs (the "
+                             "first may be float32); dtype= or signature= must name "
+                             "those", ufunc->name);
                 return -1;
             }
         }
@@ -175,6 +176,7 @@ ctypedef struct Kernel:
     int arrays          # array inputs before out: 1 (x) or 2 (grad_output, output)
     bint alpha          # a trailing scalar alpha, read from the operand after the arrays
     bint f32            # the first input (x or grad_output) is float32: widened in blocks
+    bint cheap          # no exp: the threads' threshold is twice the others' (kernels.pyx)
 
 
 cdef inline void _call(const Kernel* kn, const double* a, const double* b, double* out,
@@ -256,8 +258,8 @@ cdef inline bint _in_order_safe(char* a, npy_intp sa, char* o, npy_intp so) noex
     # For an out (o, stride so) that overlaps input a: whether the blocks may take it,
     # as NumPy itself passes it uncopied: strides of one sign, |sa| >= |so|, a at or past
     # o along them (exact aliasing included), where writing out[k] overwrites only
-    # in[j], j <= k, which every path has read by then (a float32 input too: out's
-    # strides are 0 or at least 8 bytes, NumPy copies an out that overlaps itself). Not a reduction's accumulator
+    # in[j], j <= k, which every path has read by then (a float32 input too: a nonzero
+    # out stride is a multiple of 8 bytes, NumPy buffering a misaligned out). Not a reduction's accumulator
     # (so = 0, a = o) nor an accumulate's out one entry behind its input (in[k + 1] is
     # out[k]): those need element-by-element order.
     if so > 0:
@@ -313,8 +315,8 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
             and (na == 1 or _contig(steps[1])) and _contig(steps[o])):
         _call(kn, <const double*>args[0], <const double*>args[1], <double*>args[o], n,
               c.alpha)
-    elif apart:         # blocks, on threads when large (as many as a contiguous call)
-        kernels.split_pieces(_blocks, &c, n, True)
+    elif apart:         # blocks, on threads when large (as a contiguous call splits)
+        kernels.split_pieces(_blocks, &c, n, kn.cheap)
     else:               # an out NumPy passes on its input as safe in order: one thread
         _blocks(&c, 0, n)
     _drop_flags(before)
@@ -345,8 +347,9 @@ cdef int _n_made = 0
 _keepalive = []     # name and doc bytes: the ufunc keeps pointers into them
 
 
-cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc):
-    # Loop 0: all float64; loop 1: the first input float32.
+cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc,
+                  bint cheap=True):
+    # Loop 0: all float64; loop 1: the first input float32. cheap: a kernel without exp.
     global _n_made
     cdef int nargs = arrays + alpha + 1, nloops = MAX_LOOPS, m, i
     cdef int first = _n_made * MAX_LOOPS
@@ -358,13 +361,15 @@ cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc):
         kn.arrays = arrays
         kn.alpha = alpha
         kn.f32 = m
+        kn.cheap = cheap
         _data[first + m] = kn
-        for i in range(nargs):
-            _types[(first + m) * nargs + i] = NPY_FLOAT if m and i == 0 else NPY_DOUBLE
+        for i in range(nargs):      # this ufunc's MAX_LOOPS * MAX_ARGS slots, nargs a loop
+            _types[first * MAX_ARGS + m * nargs + i] = (
+                NPY_FLOAT if m and i == 0 else NPY_DOUBLE)
     bname = name.encode()
     bdoc = doc.encode()
     _keepalive.extend((bname, bdoc))
-    uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[first], &_types[first * nargs], nloops,
+    uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[first], &_types[first * MAX_ARGS], nloops,
                                      arrays + alpha, 1, cnp.PyUFunc_None, bname, bdoc, 0)
     _n_made += 1
     fastact_set_type_resolver(uf)
@@ -392,10 +397,10 @@ _GY = ("grad_output : array_like\n    Gradient of the loss with respect to the o
 sigmoid = _make(<void*>kernels.sigmoid, 1, False, "sigmoid", _doc(
     "Logistic sigmoid, elementwise.", "sigmoid(x) = 1 / (1 + exp(-x))", _X,
     "Exact limits 0 and 1, NaN for NaN, and correct subnormal results for x in\n"
-    "[-745, -709]; at most 2 ulp from the correctly rounded value.\n"))
+    "[-745, -709]; at most 2 ulp from the correctly rounded value.\n"), False)
 tanh = _make(<void*>kernels.tanh, 1, False, "tanh", _doc(
     "Hyperbolic tangent, elementwise.", "tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
-    _X, "Full relative accuracy near 0; at most 2 ulp.\n"))
+    _X, "Full relative accuracy near 0; at most 2 ulp.\n"), False)
 relu = _make(<void*>kernels.relu, 1, False, "relu", _doc(
     "Rectified linear unit, elementwise.", "relu(x) = max(x, 0)", _X,
     "relu(-0.0) is +0.0; NaN propagates.\n"))
@@ -404,13 +409,13 @@ sigmoid_derivative = _make(<void*>kernels.sigmoid_derivative, 1, False,
     "Derivative of the sigmoid at x, elementwise.",
     "sigmoid'(x) = sigmoid(x) (1 - sigmoid(x)) = exp(-|x|) / (1 + exp(-|x|))**2", _X,
     "Computed without the 1 - sigmoid cancellation, so the tails keep full relative\n"
-    "accuracy (sigmoid_derivative(40) = 4.248e-18); at most 4 ulp.\n"))
+    "accuracy (sigmoid_derivative(40) = 4.248e-18); at most 4 ulp.\n"), False)
 tanh_derivative = _make(<void*>kernels.tanh_derivative, 1, False, "tanh_derivative",
                         _doc(
     "Derivative of tanh at x, elementwise.",
     "tanh'(x) = 1 - tanh(x)**2 = 4 exp(-2|x|) / (1 + exp(-2|x|))**2", _X,
     "Accurate in the tails where 1 - tanh**2 rounds to 0 (tanh_derivative(20) = 1.7e-17);\n"
-    "at most 4 ulp.\n"))
+    "at most 4 ulp.\n"), False)
 relu_derivative = _make(<void*>kernels.relu_derivative, 1, False, "relu_derivative",
                         _doc(
     "Derivative of relu at x, elementwise.", "relu'(x) = 1 if x > 0 else 0", _X,
