@@ -90,13 +90,17 @@ def _same_start(a, b):
 def _columns(driver, x, axes, out):
     """Softmax over one non-last axis of a C-contiguous float64 array, in place of the
     transposed copy: the column kernels read the array as it lies (3x faster for axis=0
-    of a 1000 x 1000 array). An input of another dtype, any layout, is converted into
-    the result first and normalised there. None when this path does not apply."""
+    of a 1000 x 1000 array). A C-contiguous input of another dtype is converted into the
+    result first and normalised there. None when this path does not apply."""
     shape = x.shape
     if len(axes) != 1 or axes[0] == len(shape) - 1 or x.size == 0:
         return None
-    if x.dtype == np.float64 and not x.flags.c_contiguous:
-        return None
+    if not x.flags.c_contiguous:
+        # converted as NumPy lays it out (order K), so a layout takes the same kernel
+        # (and bits) whatever its dtype
+        x = np.asarray(x, dtype=np.float64)
+        if not x.flags.c_contiguous:
+            return None
     a = axes[0]
     target = out
     if out is None:
@@ -105,7 +109,9 @@ def _columns(driver, x, axes, out):
         target = np.empty(shape)    # copied into out: a temporary, kept from the cache
     elif np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
-    if x.dtype != np.float64:       # converted into the result (any layout), in place
+    if x.dtype != np.float64:       # converted into the result, normalised in place
+        if np.may_share_memory(x, target):
+            x = x.copy()            # copyto may read what it has written (1-D above all)
         np.copyto(target, x, casting="unsafe")
         x = target
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
@@ -155,7 +161,10 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         # layout): the copy is made into the result, normalised there in place, one
         # array fewer to allocate and write (float32 1000 x 1000: 1.1x on one thread;
         # on two 0.75 ms, where the temporary took 0.72-2.3 as glibc kept or returned
-        # its pages). copyto takes care of an out that overlaps the input.
+        # its pages). An input on out's memory is copied first: copyto may read entries
+        # it has already written (a 1-D float32 view of out, say).
+        if np.may_share_memory(src, target):
+            src = src.copy()
         np.copyto(target, src, casting="unsafe")
         rows = [target]
     else:

@@ -194,18 +194,16 @@ def test_out_and_in_place(func, axis, shape):
 
 
 @pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
-@pytest.mark.parametrize("axis", [-1, 0, 1, (0, 2), None])
+@pytest.mark.parametrize("shape, axis", [((4, 5, 300), a) for a in (-1, 0, 1, (0, 2), None)]
+                         + [((700,), -1), ((700,), None)])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float16, ">f8"])
-def test_converted_input_normalised_in_its_result(func, axis, dtype):
+def test_converted_input_normalised_in_its_result(func, shape, axis, dtype):
     # An input that needs converting is copied into the result (or out) and normalised
-    # there in place: the values of the float64 call on the converted input, in every
-    # layout, into every kind of out, and over its own bytes.
-    x = RNG.normal(scale=5, size=(4, 5, 300)).astype(dtype)
-    x64 = x.astype(np.float64)
-    want = func(x64, axis=axis)
-    for v, w in ((x, want), (x[:, ::-1], func(x64[:, ::-1], axis=axis)),
-                 (np.asfortranarray(x), want), (x.transpose(1, 0, 2), None)):
-        w = func(np.array(v, dtype=np.float64), axis=axis) if w is None else w
+    # there in place: the values of the float64 call on the input converted in its own
+    # layout (astype keeps it), into every kind of out, and over out's own bytes.
+    x = RNG.normal(scale=5, size=shape).astype(dtype)
+    for v in (x, x[..., ::-1], np.asfortranarray(x), x.T):
+        w = func(v.astype(np.float64), axis=axis)
         got = func(v, axis=axis)
         assert got.dtype == np.float64
         assert_array_equal(got, w)
@@ -213,15 +211,24 @@ def test_converted_input_normalised_in_its_result(func, axis, dtype):
                     np.empty(v.shape, dtype=np.float32)):
             assert func(v, axis=axis, out=out) is out
             assert_array_equal(out, w.astype(out.dtype))
+    want = func(x.astype(np.float64), axis=axis)
     if np.dtype(dtype).itemsize < 8:
-        # the input a view of out's own buffer, from its start and from further in
-        for start in (0, 1):
+        # the input a view of out's own buffer, from its start and from further in: the
+        # copy must not read entries it has already written (1-D copies run in order)
+        for start in (0, 1, 3):
             buf = np.zeros(x.size * 2 + 8)
             v = buf.view(x.dtype)[start:start + x.size].reshape(x.shape)
             v[...] = x
             out = buf[:x.size].reshape(x.shape)
             assert func(v, axis=axis, out=out) is out
             assert_array_equal(out, want)
+    # a strided float64 input whose entries out overlaps further on
+    base = RNG.normal(scale=5, size=2 * x.size + 4)
+    v = base[: 2 * x.size : 2].reshape(x.shape)
+    want = func(v.copy(), axis=axis)
+    out = base[2 : 2 + x.size].reshape(x.shape)
+    assert func(v, axis=axis, out=out) is out
+    assert_array_equal(out, want)
 
 
 def test_out_partially_overlapping_input():
