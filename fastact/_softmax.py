@@ -7,8 +7,9 @@ where the same call with these checks in Python took 1.8-2.8 us. Otherwise the s
 kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis` (int, tuple of
 ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver from
 _rows.pyx without the GIL, and writes into `out` (directly when it already has that
-layout, else through one copy); a softmax or log_softmax input that needs converting is
-copied into the result and normalised there, in place. softmax and log_softmax over one non-last axis of a
+layout, else through one copy). A softmax or log_softmax input that needs a copy anyway
+(another dtype, byte order or layout) is copied into the array the rows are written to
+and normalised there in place. softmax and log_softmax over one non-last axis of a
 C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
 written to `out` before every check passed.
 """
@@ -96,8 +97,8 @@ def _columns(driver, x, axes, out):
     if len(axes) != 1 or axes[0] == len(shape) - 1 or x.size == 0:
         return None
     if not x.flags.c_contiguous:
-        # converted as NumPy lays it out (order K), so a layout takes the same kernel
-        # (and bits) whatever its dtype
+        # converted as astype would (order K), so the result is the float64 call's on
+        # x.astype(np.float64) (log_softmax's column and row kernels differ in last bits)
         x = np.asarray(x, dtype=np.float64)
         if not x.flags.c_contiguous:
             return None
@@ -109,9 +110,9 @@ def _columns(driver, x, axes, out):
         target = np.empty(shape)    # copied into out: a temporary, kept from the cache
     elif np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
-    if x.dtype != np.float64:       # converted into the result, normalised in place
+    if x.dtype != np.float64:       # no temporary: convert into the result, run in place
         if np.may_share_memory(x, target):
-            x = x.copy()            # copyto may read what it has written (1-D above all)
+            x = x.copy()            # defensive: NumPy copies an overlapping 2-D source
         np.copyto(target, x, casting="unsafe")
         x = target
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
@@ -159,10 +160,11 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
             and not (src.dtype == np.float64 and src.flags.c_contiguous)):
         # softmax and log_softmax of an input that needs a copy anyway (another dtype or
         # layout): the copy is made into the result, normalised there in place, one
-        # array fewer to allocate and write (float32 1000 x 1000: 1.1x on one thread;
-        # on two 0.75 ms, where the temporary took 0.72-2.3 as glibc kept or returned
-        # its pages). An input on out's memory is copied first: copyto may read entries
-        # it has already written (a 1-D float32 view of out, say).
+        # array fewer to allocate and write (float32 1000 x 1000 over the last axis,
+        # fresh result: 1.1x on one thread against a temporary; on two 0.62-0.76 ms
+        # against 0.72-2.3, as glibc kept or returned the temporary's pages). An input on
+        # out's memory is copied first: a 1-D copyto reads in order, and would read
+        # entries it had already written (a float32 view of out, say).
         if np.may_share_memory(src, target):
             src = src.copy()
         np.copyto(target, src, casting="unsafe")

@@ -2,17 +2,18 @@
 # cython: initializedcheck=False
 """The elementwise activations as real NumPy ufuncs.
 
-Design: each ufunc has a float64 inner loop and one taking its first input as float32;
-NumPy does broadcasting, the other casts (int/bool/float16 in give float64 out), `out=`,
-`where=`, byte-swapping and `__array_ufunc__` dispatch, and releases the GIL around the
-loop. One loop function serves every ufunc: its `data` names the contiguous kernel from
-kernels.pyx, that kernel's signature and the float32 input. Contiguous float64 operands
-go straight to the kernel; where one is strided (or broadcast, stride 0) or float32 the
-call runs in blocks, only those operands through stack buffers (float32 widened there),
-so the math is written once. A broadcast `alpha`
-(stride 0) is passed to the kernel as a scalar; one that varies goes element by element
-through the kernels' scalar formula (_math.pxd). An out that lies on an input other than
-exactly or ahead of it (reduce, accumulate) runs one element at a time (_in_order).
+Design: each ufunc has a float64 inner loop and one taking its first input as float32
+(NumPy picks it when every other input is float64); NumPy does broadcasting, every other
+cast (into float64 inputs, out of the float64 result), `out=`, `where=`, byte-swapping
+and `__array_ufunc__` dispatch, and releases the GIL around the loop. One loop function
+serves every ufunc: its `data` names the contiguous kernel from kernels.pyx, that
+kernel's signature, the float32 input and the threads' threshold. Contiguous float64
+operands go straight to the kernel; where one is strided (or broadcast, stride 0) or
+float32 the call runs in blocks, only those operands through stack buffers (float32
+widened there), so the math is written once. A broadcast `alpha` (stride 0) is passed to
+the kernel as a scalar; one that varies goes element by element through the kernels'
+scalar formula (_math.pxd). An out that lies on an input other than exactly or ahead of
+it (reduce, accumulate) runs one element at a time (_in_order).
 """
 
 cimport numpy as cnp
@@ -170,7 +171,8 @@ cdef inline void _scatter(const double* src, char* dst, npy_intp step,
         (<double*>(dst + i * step))[0] = src[i]
 
 
-# What a ufunc's `data` points at: its kernel and the kernel's signature.
+# What each loop's `data` points at: the kernel, its signature, whether the first input
+# is float32, and which threads' threshold it takes.
 ctypedef struct Kernel:
     void* k
     int arrays          # array inputs before out: 1 (x) or 2 (grad_output, output)
@@ -259,9 +261,9 @@ cdef inline bint _in_order_safe(char* a, npy_intp sa, char* o, npy_intp so) noex
     # as NumPy itself passes it uncopied: strides of one sign, |sa| >= |so|, a at or past
     # o along them (exact aliasing included), where writing out[k] overwrites only
     # in[j], j <= k, which every path has read by then (a float32 input too: a nonzero
-    # out stride is a multiple of 8 bytes, NumPy buffering a misaligned out). Not a reduction's accumulator
-    # (so = 0, a = o) nor an accumulate's out one entry behind its input (in[k + 1] is
-    # out[k]): those need element-by-element order.
+    # out stride is a multiple of 8 bytes, NumPy buffering a misaligned out). Not a
+    # reduction's accumulator (so = 0, a = o) nor an accumulate's out one entry behind
+    # its input (in[k + 1] is out[k]): those need element-by-element order.
     if so > 0:
         return sa >= so and a >= o
     if so < 0:
@@ -326,10 +328,12 @@ cdef void _loop(char** args, npy_intp* dims, npy_intp* steps, void* data) noexce
 # module. Each ufunc has two loops into float64: all inputs float64, and the first one
 # (x, or grad_output beside the float64 output the forward returned) float32. The
 # float32 loop widens its input block by block, where NumPy's casting would run the
-# float64 loop on its 8192-entry buffers: on one thread, and about 1.6x slower than the
-# same float64 call on one. The other inputs stay float64 only: a float32 second input
-# would match reduce and accumulate of float32 arrays exactly (NumPy takes any first
-# dtype there), and they need the accumulator's dtype to be the input's.
+# float64 loop on its 8192-entry buffers: on one thread, and taking 1.2-1.6x the same
+# float64 call's time on one. The other inputs stay float64 only: reduce and accumulate
+# of a float32 array would pick a loop with a float32 second input (NumPy leaves the
+# accumulator's dtype open when matching) and then refuse it ("resolved dtypes are not
+# compatible"), where they now run in float64. A float32 out gets no loop of its own:
+# NumPy chooses loops by the inputs (and signature=), not by out.
 cdef enum:
     MAX_UFUNCS = 16
     MAX_LOOPS = 2
@@ -363,14 +367,17 @@ cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc,
         kn.f32 = m
         kn.cheap = cheap
         _data[first + m] = kn
-        for i in range(nargs):      # this ufunc's MAX_LOOPS * MAX_ARGS slots, nargs a loop
+        # packed, nargs per loop, as NumPy reads `types`; each ufunc owns a fixed
+        # MAX_LOOPS * MAX_ARGS slots, whatever its nargs
+        for i in range(nargs):
             _types[first * MAX_ARGS + m * nargs + i] = (
                 NPY_FLOAT if m and i == 0 else NPY_DOUBLE)
     bname = name.encode()
     bdoc = doc.encode()
     _keepalive.extend((bname, bdoc))
-    uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[first], &_types[first * MAX_ARGS], nloops,
-                                     arrays + alpha, 1, cnp.PyUFunc_None, bname, bdoc, 0)
+    uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[first], &_types[first * MAX_ARGS],
+                                     nloops, arrays + alpha, 1, cnp.PyUFunc_None, bname,
+                                     bdoc, 0)
     _n_made += 1
     fastact_set_type_resolver(uf)
     return uf

@@ -277,7 +277,7 @@ cdef void _call_piece(void* ctx, Py_ssize_t lo, Py_ssize_t m) noexcept nogil:
 cdef void split_pieces(piece_k piece, void* ctx, Py_ssize_t n, bint cheap) noexcept nogil:
     # piece(ctx, lo, m) over n entries, whole or in equal pieces on an OpenMP team;
     # `cheap`: work without an exp (see MIN_PER_THREAD). The contiguous kernels (_split)
-    # and _ufuncs' loop over strided operands.
+    # and _ufuncs' loop over strided, broadcast or float32 operands.
     cdef int nt = _team(n // 2 if cheap else n)
     cdef Py_ssize_t p, i, lo
     if nt == 1:
