@@ -7,9 +7,9 @@ where the same call with these checks in Python took 1.8-2.8 us. Otherwise the s
 kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis` (int, tuple of
 ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver from
 _rows.pyx without the GIL, and writes into `out` (directly when it already has that
-layout, else through one copy). A softmax or log_softmax input that needs a copy anyway
-(another dtype, byte order or layout) is copied into the array the rows are written to
-and normalised there in place. softmax and log_softmax over one non-last axis of a
+layout, else through one copy). A softmax or log_softmax input, or a backward
+product's gradient, that needs a copy anyway (another dtype, byte order or layout) is
+copied into the array the rows are written to, and the kernels run there in place. softmax and log_softmax over one non-last axis of a
 C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
 written to `out` before every check passed.
 """
@@ -156,19 +156,20 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         # a result, or a temporary copied into out (kept from the output cache)
         target = _rows.empty(t_shape) if out is None else np.empty(t_shape)
     src = arrays[0].transpose(perm)
-    if (len(arrays) == 1 and not jacobian
-            and not (src.dtype == np.float64 and src.flags.c_contiguous)):
-        # softmax and log_softmax of an input that needs a copy anyway (another dtype or
-        # layout): the copy is made into the result, normalised there in place, one
-        # array fewer to allocate and write (float32 1000 x 1000 over the last axis,
-        # fresh result: 1.1x on one thread against a temporary; on two 0.62-0.76 ms
-        # against 0.72-2.3, as glibc kept or returned the temporary's pages). An input on
-        # out's memory is copied first: a 1-D copyto reads in order, and would read
-        # entries it had already written (a float32 view of out, say).
+    if (not jacobian and not (src.dtype == np.float64 and src.flags.c_contiguous)
+            and not any(np.may_share_memory(a, target) for a in arrays[1:])):
+        # The first input (x, or the backward products' gradient) where it needs a copy
+        # anyway (another dtype or layout): the copy is made into the result and the
+        # kernels run there in place, one array fewer to allocate and write (float32
+        # 1000 x 1000 over the last axis, fresh result: softmax 1.1x on one thread
+        # against a temporary, and on two 0.62-0.76 ms against 0.72-2.3, as glibc kept
+        # or returned the temporary's pages). Not where the saved output lies on that
+        # memory. An input on out's memory is copied first: a 1-D copyto reads in order,
+        # and would read entries it had already written (a float32 view of out, say).
         if np.may_share_memory(src, target):
             src = src.copy()
         np.copyto(target, src, casting="unsafe")
-        rows = [target]
+        rows = [target] + [_rows_of(a, perm, batch, n) for a in arrays[1:]]
     else:
         rows = [_rows_of(a, perm, batch, n) for a in arrays]
         if direct:

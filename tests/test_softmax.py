@@ -231,6 +231,48 @@ def test_converted_input_normalised_in_its_result(func, shape, axis, dtype):
     assert_array_equal(out, want)
 
 
+@pytest.mark.parametrize("func, forward", [(fa.softmax_backward, fa.softmax),
+                                           (fa.log_softmax_backward, fa.log_softmax)])
+@pytest.mark.parametrize("shape, axis", [((4, 5, 300), a) for a in (-1, 0, (0, 2), None)]
+                         + [((700,), -1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, ">f8"])
+def test_converted_gradient_in_backward(func, forward, shape, axis, dtype):
+    # A gradient that needs converting is copied into the result (or out) and the
+    # backward kernels run there in place, unless the saved output lies on that memory:
+    # the float64 call's values on copies taken before the call, in every case.
+    y = forward(RNG.normal(scale=3, size=shape), axis=axis)
+    g = RNG.normal(scale=4, size=shape).astype(dtype)
+    def want(gv, yv):
+        return func(np.array(gv, dtype=np.float64), np.array(yv), axis=axis)
+    for gv in (g, g[..., ::-1], np.asfortranarray(g), np.broadcast_to(g[:1], shape)):
+        w = want(gv, y)
+        assert_array_equal(func(gv, y, axis=axis), w)
+        for out in (np.empty(shape), np.empty(shape, order="F"),
+                    np.empty(shape, dtype=np.float32)):
+            assert func(gv, y, axis=axis, out=out) is out
+            assert_array_equal(out, w.astype(out.dtype))
+    # the gradient on out's own buffer, at three offsets
+    for start in (0, 1, 3):
+        buf = np.zeros(g.size * 2 + 8)
+        gv = buf.view(g.dtype)[start:start + g.size].reshape(shape)
+        gv[...] = g
+        w = want(gv, y)
+        out = buf[:g.size].reshape(shape)
+        assert func(gv, y, axis=axis, out=out) is out
+        assert_array_equal(out, w)
+    # out is the saved output itself, or overlaps it further on
+    w = want(g, y)
+    y2 = y.copy()
+    assert func(g, y2, axis=axis, out=y2) is y2
+    assert_array_equal(y2, w)
+    base = np.zeros(y.size + 5)
+    yv = base[5:].reshape(shape)
+    yv[...] = y
+    out = base[:y.size].reshape(shape)
+    assert func(g, yv, axis=axis, out=out) is out
+    assert_array_equal(out, w)
+
+
 def test_out_partially_overlapping_input():
     base = RNG.normal(size=12)
     x, out = base[:8], base[4:]
