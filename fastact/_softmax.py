@@ -1,8 +1,9 @@
 """The softmax family: validate, bring the normalised axes last, allocate, delegate.
 
 The common call (C-contiguous native float64 arrays of one shape over the last axis,
-`out` of that kind, apart from the inputs or exactly one of them) is checked and run in
-C by _rows.fast_rows, fast_backward and fast_jacobian: 0.3-0.4 us a call for 10 entries,
+`out` of that kind, apart from the inputs or exactly one of them; or a float32 x or
+gradient apart from `out`) is checked and run in C by _rows.fast_rows, fast_backward and
+fast_jacobian: 0.3-0.4 us a call for 10 entries,
 where the same call with these checks in Python took 1.8-2.8 us. Otherwise the slice
 kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis` (int, tuple of
 ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver from
