@@ -33,9 +33,11 @@ class Threads:
 
 class Float32Input:
     """A float32 first input (x, or the gradient beside the float64 saved output), which
-    the ufuncs widen in blocks inside their loop: time with 1 and 2 threads, and the
-    float64 call's time over it, timed in alternation (1.0: float32 costs nothing)."""
-    params = [["sigmoid", "tanh", "relu", "sigmoid_backward"], [1, 2]]
+    the ufuncs widen in blocks inside their loop and the softmax family into its result
+    (a row of 1e6): time with 1 and 2 threads, and the float64 call's time over it,
+    timed in alternation (1.0: float32 costs nothing)."""
+    params = [["sigmoid", "tanh", "relu", "sigmoid_backward", "softmax", "softmax_backward"],
+              [1, 2]]
     param_names = ["function", "threads"]
     unit = "x"
 
