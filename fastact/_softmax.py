@@ -111,7 +111,9 @@ def _columns(driver, x, axes, out):
         target = np.empty(shape)    # copied into out: a temporary, kept from the cache
     elif np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
-    if x.dtype != np.float64:       # no temporary: convert into the result, run in place
+    if x.dtype != np.float64 and target is out:
+        x = np.asarray(x, dtype=np.float64)     # the cast may raise: out stays untouched
+    elif x.dtype != np.float64:     # no temporary: convert into the result, run in place
         if np.may_share_memory(x, target):
             x = x.copy()            # defensive: NumPy copies an overlapping 2-D source
         np.copyto(target, x, casting="unsafe")
@@ -157,16 +159,20 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         # a result, or a temporary copied into out (kept from the output cache)
         target = _rows.empty(t_shape) if out is None else np.empty(t_shape)
     src = arrays[0].transpose(perm)
-    if (not jacobian and not (src.dtype == np.float64 and src.flags.c_contiguous)
+    if (not jacobian and not direct
+            and not (src.dtype == np.float64 and src.flags.c_contiguous)
             and not any(np.may_share_memory(a, target) for a in arrays[1:])):
         # The first input (x, or the backward products' gradient) where it needs a copy
         # anyway (another dtype or layout): the copy is made into the result and the
         # kernels run there in place, one array fewer to allocate and write (float32
         # 1000 x 1000 over the last axis, fresh result: softmax 1.1x on one thread
         # against a temporary, and on two 0.62-0.76 ms against 0.72-2.3, as glibc kept
-        # or returned the temporary's pages). Not where the saved output lies on that
-        # memory. An input on out's memory is copied first: a 1-D copyto reads in order,
-        # and would read entries it had already written (a float32 view of out, say).
+        # or returned the temporary's pages). Not into out itself (NumPy's cast may
+        # raise, errstate or a longdouble overflow, and out must then stay untouched:
+        # the C fast path takes float32 into out, widening without raising), nor where
+        # the saved output lies on the target. An input on out's memory is copied
+        # first: a 1-D copyto reads in order, and would read entries it had already
+        # written (a float32 view of out, say).
         if np.may_share_memory(src, target):
             src = src.copy()
         np.copyto(target, src, casting="unsafe")

@@ -193,6 +193,37 @@ def test_out_and_in_place(func, axis, shape):
     assert_array_equal(out32, want.astype(np.float32))
 
 
+@pytest.mark.parametrize("axis", [-1, 0, None])
+def test_a_raising_conversion_leaves_out_untouched(axis):
+    # Inputs converted into the result: never into `out` through a cast that can raise
+    # (a longdouble beyond float64 under np.errstate(over="raise")), and float32 widened
+    # without raising, so that out is written whole or not at all.
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("longdouble is float64 here")
+    big = np.ones((3, 40), dtype=np.longdouble)
+    big[1, 7] = np.longdouble(2) ** 2000
+    y = fa.softmax(np.ones((3, 40)))
+    for call in (lambda out: fa.softmax(big, axis=axis, out=out),
+                 lambda out: fa.log_softmax(big, axis=axis, out=out),
+                 lambda out: fa.softmax_backward(big, y, axis=axis, out=out),
+                 lambda out: fa.log_softmax_backward(big, y, axis=axis, out=out)):
+        out = np.full((3, 40), 7.0)
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+            call(out)
+        assert_array_equal(out, 7.0)
+    x = np.ones((3, 40), dtype=np.float32)
+    x.view(np.uint32)[1, 7] = 0x7FA00000             # a signalling NaN: whole or nothing
+    out = np.full((3, 40), 7.0)
+    try:
+        with np.errstate(invalid="raise"):
+            fa.softmax(x, axis=axis, out=out)
+    except FloatingPointError:
+        assert_array_equal(out, 7.0)
+    else:
+        with np.errstate(invalid="ignore"):
+            assert_array_equal(out, fa.softmax(x.astype(np.float64), axis=axis))
+
+
 @pytest.mark.parametrize("func", [fa.softmax, fa.log_softmax])
 @pytest.mark.parametrize("shape, axis", [((4, 5, 300), a) for a in (-1, 0, 1, (0, 2), None)]
                          + [((700,), -1), ((700,), None)])
