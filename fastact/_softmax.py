@@ -10,7 +10,8 @@ ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver fro
 _rows.pyx without the GIL, and writes into `out` (directly when it already has that
 layout, else through one copy). A softmax or log_softmax input, or a backward
 product's gradient, that needs a copy anyway (another dtype, byte order or layout) is
-copied into the array the rows are written to, and the kernels run there in place. softmax and log_softmax over one non-last axis of a
+copied into the array the rows are written to when that is a new one (not `out`: a cast
+may raise), and the kernels run there in place. softmax and log_softmax over one non-last axis of a
 C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
 written to `out` before every check passed.
 """
