@@ -3,17 +3,17 @@
 The common call (C-contiguous native float64 arrays of one shape over the last axis,
 `out` of that kind, apart from the inputs or exactly one of them; or a float32 x or
 gradient apart from `out`) is checked and run in C by _rows.fast_rows, fast_backward and
-fast_jacobian: 0.3-0.4 us a call for 10 entries,
-where the same call with these checks in Python took 1.8-2.8 us. Otherwise the slice
-kernels (kernels.pyx) work on contiguous rows; this layer maps any `axis` (int, tuple of
-ints, None) onto a (rows, n) C-contiguous float64 array, runs the row driver from
-_rows.pyx without the GIL, and writes into `out` (directly when it already has that
-layout, else through one copy). A softmax or log_softmax input, or a backward
-product's gradient, that needs a copy anyway (another dtype, byte order or layout) is
-copied into the array the rows are written to when that is a new one (not `out`: a cast
-may raise), and the kernels run there in place. softmax and log_softmax over one non-last axis of a
-C-contiguous array use the column kernels instead, with no transposed copy. Nothing is
-written to `out` before every check passed.
+fast_jacobian: 0.3-0.4 us a call for 10 entries, where the same call with these checks
+in Python took 1.8-2.8 us. Otherwise the slice kernels (kernels.pyx) work on contiguous
+rows; this layer maps any `axis` (int, tuple of ints, None) onto a (rows, n)
+C-contiguous float64 array, runs the row driver from _rows.pyx without the GIL, and
+writes into `out` (directly when it already has that layout, else through one copy). A
+softmax or log_softmax input, or a backward product's gradient, that needs a copy anyway
+(another dtype, byte order or layout) is copied into the array the rows are written to
+when fastact allocates it (not `out`: a cast may raise), and the kernels run there in
+place. softmax and log_softmax over one non-last axis of a C-contiguous array use the
+column kernels instead, with no transposed copy. Nothing is written to `out` before every
+check passed.
 """
 
 from __future__ import annotations
@@ -114,9 +114,7 @@ def _columns(driver, x, axes, out):
         x = x.copy()
     if x.dtype != np.float64 and target is out:
         x = np.asarray(x, dtype=np.float64)     # the cast may raise: out stays untouched
-    elif x.dtype != np.float64:     # no temporary: convert into the result, run in place
-        if np.may_share_memory(x, target):
-            x = x.copy()            # defensive: NumPy copies an overlapping 2-D source
+    elif x.dtype != np.float64:     # no temporary: into the new target, run in place
         np.copyto(target, x, casting="unsafe")
         x = target
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
@@ -160,22 +158,16 @@ def _run(name, driver, inputs, axis, out, jacobian=False, columns=None):
         # a result, or a temporary copied into out (kept from the output cache)
         target = _rows.empty(t_shape) if out is None else np.empty(t_shape)
     src = arrays[0].transpose(perm)
-    if (not jacobian and not direct
-            and not (src.dtype == np.float64 and src.flags.c_contiguous)
-            and not any(np.may_share_memory(a, target) for a in arrays[1:])):
+    if not (jacobian or direct or (src.dtype == np.float64 and src.flags.c_contiguous)):
         # The first input (x, or the backward products' gradient) where it needs a copy
-        # anyway (another dtype or layout): the copy is made into the result and the
-        # kernels run there in place, one array fewer to allocate and write (float32
-        # 1000 x 1000 over the last axis, fresh result: softmax 1.1x on one thread
-        # against a temporary, and on two 0.62-0.76 ms against 0.72-2.3, as glibc kept
-        # or returned the temporary's pages). Not into out itself (NumPy's cast may
-        # raise, errstate or a longdouble overflow, and out must then stay untouched:
-        # the C fast path takes float32 into out, widening without raising), nor where
-        # the saved output lies on the target. An input on out's memory is copied
-        # first: a 1-D copyto reads in order, and would read entries it had already
-        # written (a float32 view of out, say).
-        if np.may_share_memory(src, target):
-            src = src.copy()
+        # anyway (another dtype or layout): the copy is made into the new target (which
+        # shares memory with no input) and the kernels run there in place, one array
+        # fewer to allocate and write (float32 1000 x 1000 over the last axis, fresh
+        # result: softmax 1.1x on one thread against a temporary, and on two 0.62-0.76
+        # ms against 0.72-2.3, as glibc kept or returned the temporary's pages). Not into
+        # out itself: NumPy's cast may raise (errstate, a longdouble overflow) and out
+        # must then stay untouched; the C fast path widens float32 into out, which
+        # cannot raise.
         np.copyto(target, src, casting="unsafe")
         rows = [target] + [_rows_of(a, perm, batch, n) for a in arrays[1:]]
     else:
