@@ -8,8 +8,9 @@
 # fastact_finish8 repeats f_sigmoid, d_sigmoid and d_tanh operation for operation. The
 # softmax-family kernels work on one contiguous slice: a max pass, then the exp terms
 # relative to the max (reduced from x itself, see _sum_others) summed with compensation
-# (so slices of thousands of entries stay within a few ulps), then a scale pass. Every kernel is `noexcept nogil`:
-# callers release the GIL around them, and nothing here allocates.
+# (so slices of thousands of entries stay within a few ulps), then a scale pass. Every
+# kernel is `noexcept nogil`: callers release the GIL around them, and nothing here
+# allocates.
 # At the end, the table of these kernels is exported as a capsule.
 
 from cpython.pycapsule cimport PyCapsule_New

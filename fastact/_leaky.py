@@ -43,17 +43,13 @@ def _unary(ufunc: np.ufunc, name: str) -> _LeakyUnary:
     # leaky_relu and leaky_relu_derivative: one input and alpha.
     def wrapper(x: ArrayLike, alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                 **kwargs: Any) -> Any:
-        if type(x) is _NDARRAY:
+        if type(x) is _NDARRAY and (out is None or type(out) is _NDARRAY):
+            if alpha is _DEFAULT:
+                alpha = _ALPHA
+            elif type(alpha) is float:
+                alpha = _ARRAY(alpha)
             if out is None and not kwargs:
-                if alpha is _DEFAULT:
-                    return ufunc(x, _ALPHA)
-                if type(alpha) is float:
-                    return ufunc(x, _ARRAY(alpha))
-            elif out is None or type(out) is _NDARRAY:
-                if alpha is _DEFAULT:
-                    alpha = _ALPHA
-                elif type(alpha) is float:
-                    alpha = _ARRAY(alpha)
+                return ufunc(x, alpha)
         return ufunc(x, alpha, out=out, **kwargs)
     wrapper.__name__ = wrapper.__qualname__ = name
     return cast(_LeakyUnary, wrapper)
@@ -67,17 +63,14 @@ _LEAKY_B = _ufuncs.leaky_relu_backward
 def leaky_relu_backward(grad_output: ArrayLike, output: ArrayLike,
                         alpha: ArrayLike = _DEFAULT, out: np.ndarray | None = None,
                         **kwargs: Any) -> Any:
-    if type(grad_output) is _NDARRAY and type(output) is _NDARRAY:
+    if (type(grad_output) is _NDARRAY and type(output) is _NDARRAY
+            and (out is None or type(out) is _NDARRAY)):
+        if alpha is _DEFAULT:
+            alpha = _ALPHA
+        elif type(alpha) is float:
+            alpha = _ARRAY(alpha)
         if out is None and not kwargs:
-            if alpha is _DEFAULT:
-                return _LEAKY_B(grad_output, output, _ALPHA)
-            if type(alpha) is float:
-                return _LEAKY_B(grad_output, output, _ARRAY(alpha))
-        elif out is None or type(out) is _NDARRAY:
-            if alpha is _DEFAULT:
-                alpha = _ALPHA
-            elif type(alpha) is float:
-                alpha = _ARRAY(alpha)
+            return _LEAKY_B(grad_output, output, alpha)
     return _LEAKY_B(grad_output, output, alpha, out=out, **kwargs)
 
 

@@ -130,8 +130,8 @@ cdef extern from *:
         npy_intp i, count = 1;
         for (i = 0; i < ndim; i++) {
             if (dims[i] > 0 && count > (npy_intp)(FASTACT_CACHE_BYTES / 8) / dims[i]) {
-                count = -1;     /* beyond the range (or an overflow, which
-                                           PyArray_EMPTY reports) */
+                /* beyond the range (or an overflow, which PyArray_EMPTY reports) */
+                count = -1;
                 break;
             }
             count *= dims[i];

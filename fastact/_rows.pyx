@@ -133,10 +133,10 @@ def fast_rows(int kind, object x, object axis, object out):
         return None
     cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>target)
     cdef const double* px = po
-    if not f32:
-        px = <double*>cnp.PyArray_DATA(<cnp.ndarray>x)
     if f32:
         _widen(<cnp.ndarray>x, <cnp.ndarray>target, rows * n)
+    else:
+        px = <double*>cnp.PyArray_DATA(<cnp.ndarray>x)
     with nogil:
         if kind == 0:
             kernels.softmax_rows(px, po, rows, n)
@@ -163,10 +163,10 @@ def fast_backward(int kind, object g, object y, object axis, object out):
     cdef double* po = <double*>cnp.PyArray_DATA(<cnp.ndarray>target)
     cdef const double* pg = po
     cdef const double* py = <double*>cnp.PyArray_DATA(<cnp.ndarray>y)
-    if not f32:
-        pg = <double*>cnp.PyArray_DATA(<cnp.ndarray>g)
     if f32:
         _widen(<cnp.ndarray>g, <cnp.ndarray>target, rows * n)
+    else:
+        pg = <double*>cnp.PyArray_DATA(<cnp.ndarray>g)
     with nogil:
         if kind == 0:
             kernels.softmax_backward_rows(pg, py, po, rows, n)

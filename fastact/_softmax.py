@@ -110,13 +110,14 @@ def _columns(driver, x, axes, out):
         target = _rows.empty(shape)
     elif out.dtype != np.float64 or not out.flags.c_contiguous:
         target = np.empty(shape)    # copied into out: a temporary, kept from the cache
-    elif np.may_share_memory(x, out) and not _same_start(x, out):
+    if x.dtype != np.float64:
+        if target is out:           # the cast may raise: out stays untouched
+            x = np.asarray(x, dtype=np.float64)
+        else:                       # no temporary: into the new target, run in place
+            np.copyto(target, x, casting="unsafe")
+            x = target
+    elif target is out and np.may_share_memory(x, out) and not _same_start(x, out):
         x = x.copy()
-    if x.dtype != np.float64 and target is out:
-        x = np.asarray(x, dtype=np.float64)     # the cast may raise: out stays untouched
-    elif x.dtype != np.float64:     # no temporary: into the new target, run in place
-        np.copyto(target, x, casting="unsafe")
-        x = target
     driver(x, target, math.prod(shape[:a]), shape[a], math.prod(shape[a + 1:]))
     if out is None:
         return target

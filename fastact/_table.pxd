@@ -16,8 +16,8 @@ ctypedef void (*cols_k)(const double*, double*, Py_ssize_t, Py_ssize_t,
                         Py_ssize_t) noexcept nogil
 
 # Long softmax rows: chunks of LONG_ROW entries, which threads can share (see
-# _softmax_slices.pxi, and _softmax_backward.pxi for the backward products); the chunk length depends on nothing else, so results do not
-# depend on the thread count.
+# _softmax_slices.pxi, and _softmax_backward.pxi for the backward products); the chunk
+# length depends on nothing else, so results do not depend on the thread count.
 cdef enum:
     LONG_ROW = 32768
 

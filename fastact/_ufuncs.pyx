@@ -355,11 +355,11 @@ cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc,
                   bint cheap=True):
     # Loop 0: all float64; loop 1: the first input float32. cheap: a kernel without exp.
     global _n_made
-    cdef int nargs = arrays + alpha + 1, nloops = MAX_LOOPS, m, i
+    cdef int nargs = arrays + alpha + 1, m, i
     cdef int first = _n_made * MAX_LOOPS
     cdef Kernel* kn
     assert _n_made < MAX_UFUNCS
-    for m in range(nloops):
+    for m in range(MAX_LOOPS):
         kn = &_kernels[first + m]
         kn.k = kernel
         kn.arrays = arrays
@@ -376,7 +376,7 @@ cdef object _make(void* kernel, int arrays, bint alpha, str name, str doc,
     bdoc = doc.encode()
     _keepalive.extend((bname, bdoc))
     uf = cnp.PyUFunc_FromFuncAndData(_loops, &_data[first], &_types[first * MAX_ARGS],
-                                     nloops, arrays + alpha, 1, cnp.PyUFunc_None, bname,
+                                     MAX_LOOPS, arrays + alpha, 1, cnp.PyUFunc_None, bname,
                                      bdoc, 0)
     _n_made += 1
     fastact_set_type_resolver(uf)
