@@ -13,7 +13,8 @@ def show_config() -> None:
     The variant is the best instruction set this CPU runs (``FASTACT_ISA`` can force a
     lower one: ``baseline``, ``avx2`` or ``avx512``); the thread count comes from
     :func:`fastact.set_num_threads` or ``FASTACT_NUM_THREADS``, capped by OpenMP's limit.
-    The last line tells what the softmax family's output cache holds.
+    The last line tells what the softmax family's output cache holds, or that
+    ``FASTACT_OUTPUT_CACHE=0`` turned it off.
     """
     from fastact import __version__
 
@@ -35,9 +36,12 @@ def show_config() -> None:
     from fastact import _rows
     c = _rows.cache_info()
     mib = 1 << 20
-    lines.append(
-        f"output cache: softmax-family outputs of {c['min_bytes'] // mib}-"
-        f"{c['max_bytes'] // mib} MiB, up to {c['slots']} freed ones kept for reuse "
-        f"(holding {c['blocks']}, {c['bytes'] / mib:.1f} MiB)"
-    )
+    if c["enabled"]:
+        lines.append(
+            f"output cache: softmax-family outputs of {c['min_bytes'] // mib}-"
+            f"{c['max_bytes'] // mib} MiB, up to {c['slots']} freed ones kept for reuse "
+            f"(holding {c['blocks']}, {c['bytes'] / mib:.1f} MiB)"
+        )
+    else:
+        lines.append("output cache: off (FASTACT_OUTPUT_CACHE=0)")
     print("\n".join(lines))

@@ -18,7 +18,9 @@
 # transparent huge pages, and a plain malloc there faulted 4-15x as often. Smaller and
 # larger outputs, outputs while the caller has set an allocator of its own (NumPy's
 # PyDataMem_SetHandler: tracing, pinned memory), and every other array keep the current
-# allocator. A lock guards the slots (free-threaded Python, and NumPy may free an array
+# allocator. FASTACT_OUTPUT_CACHE=0 in the environment at import turns the cache off
+# (every output then comes from np.empty), for a program that wants no freed memory held
+# back, or to measure without it. A lock guards the slots (free-threaded Python, and NumPy may free an array
 # on any thread); nothing under it calls into Python, whose garbage collector could free
 # a cached-size array and re-enter the lock.
 
@@ -47,6 +49,7 @@ cdef extern from *:
         fastact_cache.count--;
     }
 
+    static int fastact_cache_on = 1;      /* FASTACT_OUTPUT_CACHE, set once at import */
     static PyDataMem_Handler* fastact_cache_base = NULL;   /* NumPy's default */
     #define FASTACT_BASE (&fastact_cache_base->allocator)
 
@@ -136,7 +139,7 @@ cdef extern from *:
             }
             count *= dims[i];
         }
-        if (count < (npy_intp)(FASTACT_CACHE_MIN / 8))
+        if (!fastact_cache_on || count < (npy_intp)(FASTACT_CACHE_MIN / 8))
             return PyArray_EMPTY(ndim, dims, NPY_DOUBLE, 0);
         old = PyDataMem_GetHandler();
         if (old == NULL)
@@ -177,12 +180,27 @@ cdef extern from *:
     const Py_ssize_t CACHE_SLOTS "FASTACT_CACHE_SLOTS"
     const size_t CACHE_MIN "FASTACT_CACHE_MIN"
     const size_t CACHE_BYTES "FASTACT_CACHE_BYTES"
+    int cache_on "fastact_cache_on"
     int cache_init "fastact_cache_init"() except -1
     object new_output "fastact_new_output"(int ndim, cnp.npy_intp* dims)
     object cache_state "fastact_cache_state"()
 
 
 cache_init()
+
+
+def _cache_wanted():
+    env = os.environ.get("FASTACT_OUTPUT_CACHE", "").strip()
+    if env in ("", "1"):
+        return True
+    if env == "0":
+        return False
+    _import_warnings.append(
+        f"FASTACT_OUTPUT_CACHE={env!r} is not 0 or 1; ignored (the cache stays on)")
+    return True
+
+
+cache_on = _cache_wanted()
 
 
 def empty(shape):
@@ -199,8 +217,10 @@ def empty(shape):
 
 
 def cache_info():
-    """The freed outputs the cache holds now (blocks, bytes) and its limits (slots,
-    min_bytes: the smallest output it takes, max_bytes: the largest, and its total)."""
+    """Whether the cache is on (FASTACT_OUTPUT_CACHE), the freed outputs it holds now
+    (blocks, bytes) and its limits (slots, min_bytes: the smallest output it takes,
+    max_bytes: the largest, and its total)."""
     blocks, nbytes = cache_state()
-    return {"blocks": blocks, "bytes": nbytes, "slots": CACHE_SLOTS,
+    return {"enabled": bool(cache_on), "blocks": blocks, "bytes": nbytes,
+            "slots": CACHE_SLOTS,
             "min_bytes": CACHE_MIN, "max_bytes": CACHE_BYTES}

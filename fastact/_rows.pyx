@@ -14,10 +14,13 @@ memoryviews, whose set-up costs microseconds on small arrays. New outputs of 1 M
 more come from the output cache (_output_cache.pxi: `empty`, and the fast paths).
 """
 
+import os
+
 cimport numpy as cnp
 import numpy as np
 
 from fastact cimport kernels
+from fastact.kernels import _import_warnings    # raised by fastact/__init__.py
 
 cnp.import_array()
 

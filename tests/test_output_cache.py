@@ -1,6 +1,7 @@
 """The softmax family's output cache (fastact/_output_cache.pxi): which outputs take it,
 that a freed one comes back with the right values, its limits, threads."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,6 +37,7 @@ def _x(*shape):
 
 
 def test_limits():
+    assert INFO["enabled"]
     assert INFO["slots"] == 4
     assert INFO["min_bytes"] == 1 << 20
     assert INFO["max_bytes"] == 64 << 20
@@ -265,3 +267,41 @@ def test_a_user_allocator_takes_precedence(tmp_path):
         assert _handler(y) == "user_allocator"
     assert_allclose(got[0], np_softmax(x), rtol=1e-13)
     assert _handler(fa.softmax(x)) == CACHED
+
+
+_SWITCH = """
+import numpy as np
+from numpy._core.multiarray import get_handler_name
+import fastact as fa
+from fastact import _rows
+n = (1 << 20) // 8
+y = fa.softmax(np.zeros((2, n)))            # the rows' fast path
+z = fa.softmax(np.zeros((2, n)), axis=0)    # the columns', through empty()
+print(get_handler_name(y), get_handler_name(z))
+del y, z
+info = _rows.cache_info()
+print(info["enabled"], info["blocks"])
+fa.show_config()
+"""
+
+
+@pytest.mark.parametrize("value", ["0", " 0 ", "1", "", "yes"])
+def test_environment_switch(value):
+    env = dict(os.environ, FASTACT_OUTPUT_CACHE=value)
+    done = subprocess.run([sys.executable, "-c", _SWITCH], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    if value.strip() == "0":
+        assert CACHED not in lines[0]
+        assert lines[1] == "False 0"
+        assert lines[-1] == "output cache: off (FASTACT_OUTPUT_CACHE=0)"
+    else:
+        assert lines[0] == f"{CACHED} {CACHED}"
+        assert lines[1] == "True 2"
+        assert "holding 2, 4.0 MiB" in lines[-1]
+    if value == "yes":      # raised at the import, like the other variables' warnings
+        assert "<string>:4: RuntimeWarning: FASTACT_OUTPUT_CACHE='yes' is not 0 or 1" \
+            in done.stderr
+    else:
+        assert done.stderr == ""
