@@ -20,9 +20,9 @@
 # PyDataMem_SetHandler: tracing, pinned memory), and every other array keep the current
 # allocator. FASTACT_OUTPUT_CACHE=0 in the environment at import turns the cache off
 # (every output then comes from np.empty), for a program that wants no freed memory held
-# back, or to measure without it. A lock guards the slots (free-threaded Python, and NumPy may free an array
-# on any thread); nothing under it calls into Python, whose garbage collector could free
-# a cached-size array and re-enter the lock.
+# back, or to measure without it. A lock guards the slots (free-threaded Python, and
+# NumPy may free an array on any thread); nothing under it calls into Python, whose
+# garbage collector could free a cached-size array and re-enter the lock.
 
 cdef extern from *:
     """
