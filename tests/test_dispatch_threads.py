@@ -12,7 +12,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import fastact as fa
-from fastact import kernels
+from fastact import _rows, kernels
 from _reference import (LONG_DOUBLE_OK, MP, accuracy_points, ld_reference, ld_ulp_errors,
                         max_ulp_error, mp_long_row_exact, mp_softmax_and_log)
 
@@ -534,7 +534,10 @@ def test_show_config(capsys):
     for v in VARIANTS:
         assert v in text
     assert "threads:" in text
-    assert "output cache: softmax-family outputs of 1-64 MiB, up to 4" in text
+    if _rows.cache_info()["enabled"]:
+        assert "output cache: softmax-family outputs of 1-64 MiB, up to 4" in text
+    else:
+        assert "output cache: off (FASTACT_OUTPUT_CACHE=0)" in text
 
 
 def test_threadpoolctl_limits_openmp(threads):
