@@ -92,20 +92,12 @@ cdef object _fast_target(cnp.ndarray x, object y, object axis, object out,
     return out
 
 
-cdef inline bint _float32_apart(object v, object out):
-    # v a plain C-contiguous float32 array that shares no byte with out (None or any
-    # object: _fast_target checks it): its widened copy may be written into the target.
-    return (_plain(v, None, cnp.NPY_FLOAT)
-            and (out is None or not cnp.PyArray_CheckExact(out)
-                 or _apart(<cnp.ndarray>v, <cnp.ndarray>out)))
-
-
-cdef inline bint _float32_apart_y(object g, object y, object out):
-    # y plain float64 of g's shape and, where out is an array, sharing no byte with it
-    # (g is widened into out before y is read).
-    return _plain(y, <cnp.ndarray>g) and (
-        out is None or not cnp.PyArray_CheckExact(out)
-        or _apart(<cnp.ndarray>y, <cnp.ndarray>out))
+cdef inline bint _apart_from_out(cnp.ndarray v, object out):
+    # v shares no byte with out, where out is an array (None or any other object:
+    # _fast_target checks it), so that a float32 input widened into the target is not
+    # written over an input still to be read.
+    return (out is None or not cnp.PyArray_CheckExact(out)
+            or _apart(v, <cnp.ndarray>out))
 
 
 cdef inline void _widen(cnp.ndarray v, cnp.ndarray out, Py_ssize_t size) noexcept:
@@ -128,7 +120,7 @@ def fast_rows(int kind, object x, object axis, object out):
     cdef Py_ssize_t n, rows
     cdef bint f32 = False
     if not _plain(x, None):
-        if not _float32_apart(x, out):
+        if not (_plain(x, None, cnp.NPY_FLOAT) and _apart_from_out(<cnp.ndarray>x, out)):
             return None
         f32 = True
     target = _fast_target(<cnp.ndarray>x, None, axis, out, &rows, &n)
@@ -155,7 +147,10 @@ def fast_backward(int kind, object g, object y, object axis, object out):
     cdef Py_ssize_t n, rows
     cdef bint f32 = False
     if not _plain(g, None):
-        if not _float32_apart(g, out) or not _float32_apart_y(g, y, out):
+        # g is widened into the target before y is read: both apart from out
+        if not (_plain(g, None, cnp.NPY_FLOAT) and _plain(y, <cnp.ndarray>g)
+                and _apart_from_out(<cnp.ndarray>g, out)
+                and _apart_from_out(<cnp.ndarray>y, out)):
             return None
         f32 = True
     elif not _plain(y, <cnp.ndarray>g):

@@ -404,10 +404,10 @@ _GY = ("grad_output : array_like\n    Gradient of the loss with respect to the o
 sigmoid = _make(<void*>kernels.sigmoid, 1, False, "sigmoid", _doc(
     "Logistic sigmoid, elementwise.", "sigmoid(x) = 1 / (1 + exp(-x))", _X,
     "Exact limits 0 and 1, NaN for NaN, and correct subnormal results for x in\n"
-    "[-745, -709]; at most 2 ulp from the correctly rounded value.\n"), False)
+    "[-745, -709]; at most 2 ulp from the correctly rounded value.\n"), cheap=False)
 tanh = _make(<void*>kernels.tanh, 1, False, "tanh", _doc(
     "Hyperbolic tangent, elementwise.", "tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
-    _X, "Full relative accuracy near 0; at most 2 ulp.\n"), False)
+    _X, "Full relative accuracy near 0; at most 2 ulp.\n"), cheap=False)
 relu = _make(<void*>kernels.relu, 1, False, "relu", _doc(
     "Rectified linear unit, elementwise.", "relu(x) = max(x, 0)", _X,
     "relu(-0.0) is +0.0; NaN propagates.\n"))
@@ -416,13 +416,13 @@ sigmoid_derivative = _make(<void*>kernels.sigmoid_derivative, 1, False,
     "Derivative of the sigmoid at x, elementwise.",
     "sigmoid'(x) = sigmoid(x) (1 - sigmoid(x)) = exp(-|x|) / (1 + exp(-|x|))**2", _X,
     "Computed without the 1 - sigmoid cancellation, so the tails keep full relative\n"
-    "accuracy (sigmoid_derivative(40) = 4.248e-18); at most 4 ulp.\n"), False)
+    "accuracy (sigmoid_derivative(40) = 4.248e-18); at most 4 ulp.\n"), cheap=False)
 tanh_derivative = _make(<void*>kernels.tanh_derivative, 1, False, "tanh_derivative",
                         _doc(
     "Derivative of tanh at x, elementwise.",
     "tanh'(x) = 1 - tanh(x)**2 = 4 exp(-2|x|) / (1 + exp(-2|x|))**2", _X,
     "Accurate in the tails where 1 - tanh**2 rounds to 0 (tanh_derivative(20) = 1.7e-17);\n"
-    "at most 4 ulp.\n"), False)
+    "at most 4 ulp.\n"), cheap=False)
 relu_derivative = _make(<void*>kernels.relu_derivative, 1, False, "relu_derivative",
                         _doc(
     "Derivative of relu at x, elementwise.", "relu'(x) = 1 if x > 0 else 0", _X,
